@@ -1,0 +1,47 @@
+# The two commands: `make test` and `make demo`. Both create and fill their
+# own virtual environment, so they work on a fresh clone.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Every distribution in the repository, installed in editable mode.
+DISTS := $(sort $(dir $(wildcard adapters/*/pyproject.toml stores/*/pyproject.toml examples/*/pyproject.toml)))
+DIST_FILES := $(wildcard adapters/*/pyproject.toml stores/*/pyproject.toml examples/*/pyproject.toml)
+# Every package mypy checks.
+PACKAGES := core/satchel $(wildcard adapters/*/satchel_* stores/*/satchel_* examples/*/satchel_*)
+
+.PHONY: install test lint typecheck pytest docs demo clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/dev.txt $(DIST_FILES)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "satchel needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements/dev.txt -e . $(foreach dist,$(DISTS),-e $(dist))
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict $(PACKAGES)
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+demo:
+	@echo "make demo arrives with the framework adapters; see README.md"
+	@exit 2
+
+clean:
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis
