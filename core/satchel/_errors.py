@@ -1,0 +1,91 @@
+"""The exception hierarchy: one base class, split by who is at fault."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "CookieError",
+    "ProtocolError",
+    "SatchelError",
+    "SatchelWarning",
+    "SessionConflict",
+    "SessionTooLarge",
+    "StoreError",
+    "UnstorableValue",
+]
+
+
+class SatchelError(Exception):
+    """Base class of every error satchel raises."""
+
+
+class ConfigurationError(SatchelError, ValueError):
+    """A setting is invalid; the message names the setting.
+
+    Raised when settings, keyrings or stores are built, so a bad configuration
+    fails at start-up rather than on the first request.
+    """
+
+
+class CookieError(SatchelError, ValueError):
+    """A cookie the application asked to send would be malformed or unsafe.
+
+    Raised by ``Set-Cookie`` serialisation for a name, value, path, domain or
+    attribute combination that could inject an attribute or break a prefix
+    rule. Nothing is emitted when it is raised. Never raised for a cookie a
+    client sent: those are parsed leniently.
+    """
+
+
+class ProtocolError(SatchelError, RuntimeError):
+    """The caller used an exchange out of order (finishing twice, touching the
+    session after finish, sending a result no operation asked for).
+
+    The exchange is left in its error state afterwards.
+    """
+
+
+class SessionTooLarge(SatchelError):
+    """The sealed session does not fit in the cookie size limit.
+
+    Attributes:
+        size: the size in bytes of the cookie that would have been sent
+            (name plus value).
+        limit: the configured limit.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the session cookie would be {size} bytes (name + value), over the "
+            f"limit of {limit} bytes; store less in the session, use server-side "
+            "storage, or turn on cookie chunking"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class UnstorableValue(SatchelError, TypeError):
+    """A session value cannot be held by the record format.
+
+    Attributes:
+        key: the session key whose value is the problem.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"session key {key!r} cannot be stored: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class StoreError(SatchelError):
+    """A store failed to carry out an operation (unreachable, timed out,
+    refused). Drivers raise this and only this for store failures."""
+
+
+class SessionConflict(SatchelError):
+    """Concurrent requests kept changing the session; saving gave up after
+    the configured number of retries (``Settings.max_conflict_retries``)."""
+
+
+class SatchelWarning(UserWarning):
+    """Warnings about risky but legal set-ups, such as a throwaway keyring."""

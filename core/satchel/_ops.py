@@ -1,0 +1,160 @@
+"""Store operations the exchange emits and the results a store answers with.
+
+Both are frozen, keyword-only value objects forming closed unions (`Op` and
+`Result`), so drivers and adapters can ``match`` on them exhaustively. An
+operation carries everything a driver needs; a driver holds no policy.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeAlias, final
+
+import attrs
+
+from ._errors import StoreError
+
+__all__ = [
+    "AsyncStore",
+    "Conflict",
+    "Delete",
+    "Deleted",
+    "Load",
+    "Loaded",
+    "Missing",
+    "Op",
+    "Result",
+    "Save",
+    "Saved",
+    "Store",
+    "StoreFailed",
+]
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Load:
+    """Fetch the record stored under `key`.
+
+    A store answers `Loaded` or `Missing`. A record whose expiry is at or
+    before `now` must be answered `Missing`, even if it has not been swept.
+
+    Attributes:
+        key: the store key (a namespaced hash of the session ID, never the ID).
+        now: the current time on the injected clock, in seconds.
+    """
+
+    key: str
+    now: float
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Save:
+    """Store `value` under `key`, with a compare-and-set on the revision.
+
+    If `expected_revision` is ``None`` this is a create: it succeeds only if
+    no live record exists under `key` (add-if-absent). Otherwise it succeeds
+    only if a live record exists whose revision equals `expected_revision`.
+    On success the stored revision becomes ``(expected_revision or 0) + 1``
+    and the store answers `Saved`; otherwise it changes nothing and answers
+    `Conflict`.
+
+    Attributes:
+        key: the store key.
+        value: the packed record, opaque bytes.
+        ttl: seconds until the record expires (for stores with native expiry).
+        expires_at: the same expiry as an absolute time on the injected clock
+            (for stores that sweep).
+        expected_revision: the revision this request loaded, or ``None`` to create.
+        now: the current time on the injected clock.
+    """
+
+    key: str
+    value: bytes = attrs.field(repr=lambda v: f"<{len(v)} bytes>")
+    ttl: float
+    expires_at: float
+    expected_revision: int | None
+    now: float
+
+    @property
+    def new_revision(self) -> int:
+        """The revision the record has after a successful save."""
+        return (self.expected_revision or 0) + 1
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Delete:
+    """Remove the record under `key`, if any. A store answers `Deleted`."""
+
+    key: str
+
+
+Op: TypeAlias = Load | Save | Delete
+"""Every operation a store may be asked to execute."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Loaded:
+    """The answer to a `Load` that found a live record."""
+
+    value: bytes = attrs.field(repr=lambda v: f"<{len(v)} bytes>")
+    revision: int
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Missing:
+    """The answer to a `Load` that found no live record."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Saved:
+    """The answer to a successful `Save`; `revision` is the new revision."""
+
+    revision: int
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Conflict:
+    """The answer to a `Save` whose compare-and-set failed."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Deleted:
+    """The answer to a `Delete` (whether or not a record existed)."""
+
+
+@final
+@attrs.frozen(kw_only=True)
+class StoreFailed:
+    """Sent by an op loop when the store raised `StoreError`.
+
+    The exchange answers it by raising that error and entering its error state.
+    """
+
+    error: StoreError
+
+
+Result: TypeAlias = Loaded | Missing | Saved | Conflict | Deleted | StoreFailed
+"""Every answer an exchange accepts."""
+
+
+class Store(Protocol):
+    """A synchronous store driver: bytes in, bytes out, a TTL and a CAS."""
+
+    def execute(self, op: Op) -> Result:
+        """Carry out `op`; raise `StoreError` (only) when the store fails."""
+        ...
+
+
+class AsyncStore(Protocol):
+    """An asynchronous store driver."""
+
+    async def execute(self, op: Op) -> Result:
+        """Carry out `op`; raise `StoreError` (only) when the store fails."""
+        ...

@@ -1,0 +1,240 @@
+"""The session's stored form, packed with msgpack (never pickle).
+
+A packed record is one version byte followed by a msgpack array::
+
+    [created_at, last_access, flash, data]
+
+where ``flash`` and ``data`` are themselves msgpack-packed maps held as
+``bin``. Keeping ``data`` as its own blob lets the exchange detect changes by
+comparing bytes with what it loaded, without packing anything twice.
+
+What the record holds: ``None``, ``bool``, ``int`` (64-bit), ``float``,
+``str``, ``bytes``, ``list``, ``dict`` with ``str`` keys, and timezone-aware
+``datetime`` (it comes back in UTC). Tuples are stored as lists and come back
+as lists. Anything else (sets, naive datetimes, enums, custom classes, ints
+over 64 bits, non-string keys, nesting deeper than `MAX_DEPTH`) is refused
+with `UnstorableValue` naming the session key.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import struct
+from collections.abc import Mapping
+from typing import Any, Final, final
+
+import msgpack
+
+from ._errors import UnstorableValue
+
+__all__ = [
+    "EMPTY_MAP_BLOB",
+    "MAX_DEPTH",
+    "RECORD_VERSION",
+    "Record",
+    "check_map",
+    "pack_map",
+    "pack_record",
+    "unpack_map",
+]
+
+RECORD_VERSION: Final = 1
+MAX_DEPTH: Final = 32
+# Sessions live in cookies (4 KB) or in a store; a record over this size is
+# refused when read, which bounds what a corrupt or hostile blob can cost.
+MAX_RECORD_BYTES: Final = 1 << 24
+
+_VERSION_BYTE = bytes([RECORD_VERSION])
+_TIMESTAMPS = struct.Struct(">dd")
+
+
+class _Unstorable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _default(value: object) -> object:
+    # Called by msgpack for every value it cannot pack natively. With
+    # strict_types, subclasses land here too, so an Enum is refused instead of
+    # being silently stored as its base type.
+    if type(value) is tuple:
+        return list(value)
+    if type(value) is int:
+        raise _Unstorable("an int does not fit in 64 bits")
+    if isinstance(value, _dt.datetime):
+        raise _Unstorable(
+            "a naive datetime cannot be stored; attach a timezone (it is stored "
+            "as UTC)"
+        )
+    raise _Unstorable(f"values of type {type(value).__name__} cannot be stored")
+
+
+def _packb(value: object) -> bytes:
+    return msgpack.packb(  # type: ignore[no-any-return]
+        value, use_bin_type=True, strict_types=True, datetime=True, default=_default
+    )
+
+
+def _refuse_ext(code: int, data: bytes) -> object:
+    raise ValueError("unknown msgpack extension type")
+
+
+def _unpackb(blob: bytes) -> Any:
+    return msgpack.unpackb(
+        blob,
+        raw=False,
+        strict_map_key=True,
+        timestamp=3,
+        ext_hook=_refuse_ext,
+    )
+
+
+def _check(value: object, depth: int) -> str | None:
+    """Why `value` would not round-trip (string keys, depth), or None."""
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                return f"a nested mapping has a key of type {type(key).__name__}; keys must be str"
+            problem = _check(item, depth + 1)
+            if problem is not None:
+                return problem
+    elif kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        for item in value:  # type: ignore[attr-defined]
+            problem = _check(item, depth + 1)
+            if problem is not None:
+                return problem
+    return None
+
+
+def check_map(values: Mapping[str, Any]) -> None:
+    """Check that every nested key is a str and nesting is bounded.
+
+    Raises:
+        UnstorableValue: naming the session key at fault.
+    """
+    for key, value in values.items():
+        if type(key) is not str:
+            raise UnstorableValue(repr(key), "session keys must be str")
+        problem = _check(value, 1)
+        if problem is not None:
+            raise UnstorableValue(key, problem)
+
+
+def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
+    """Pack a session's data (or flash) map.
+
+    Raises:
+        UnstorableValue: naming the first key whose value the record cannot hold.
+    """
+    try:
+        packed = _packb(values)
+    except (_Unstorable, TypeError, ValueError, OverflowError):
+        packed = b""  # find the key at fault below
+    else:
+        if not check:
+            return packed
+    for key, value in values.items():
+        if type(key) is not str:
+            raise UnstorableValue(repr(key), "session keys must be str")
+        problem = _check(value, 1)
+        if problem is not None:
+            raise UnstorableValue(key, problem)
+        if not packed:
+            try:
+                _packb(value)
+            except _Unstorable as error:
+                raise UnstorableValue(key, error.reason) from None
+            except OverflowError:
+                raise UnstorableValue(key, "an int does not fit in 64 bits") from None
+            except (TypeError, ValueError) as error:
+                raise UnstorableValue(key, str(error)) from None
+    if not packed:  # pragma: no cover - every failure names a key above
+        raise UnstorableValue("?", "the session cannot be packed")
+    return packed
+
+
+@final
+class Record:
+    """A session as stored: data, flash, timestamps (and, server side, revision)."""
+
+    __slots__ = ("created_at", "data", "data_blob", "flash", "flash_blob", "last_access")
+
+    def __init__(
+        self,
+        *,
+        created_at: float,
+        last_access: float,
+        data: dict[str, Any],
+        flash: dict[str, Any],
+        data_blob: bytes,
+        flash_blob: bytes,
+    ) -> None:
+        self.created_at = created_at
+        self.last_access = last_access
+        self.data = data
+        self.flash = flash
+        self.data_blob = data_blob
+        self.flash_blob = flash_blob
+
+    def __repr__(self) -> str:
+        return f"<Record of {len(self.data)} key(s)>"
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> Record | None:
+        """Open a packed record; ``None`` for anything malformed (never raises)."""
+        if len(raw) > MAX_RECORD_BYTES or raw[:1] != _VERSION_BYTE:
+            return None
+        try:
+            outer = _unpackb(raw[1:])
+            if type(outer) is not list or len(outer) != 4:
+                return None
+            created_at, last_access, flash_blob, data_blob = outer
+            if not (
+                type(created_at) is float
+                and type(last_access) is float
+                and type(flash_blob) is bytes
+                and type(data_blob) is bytes
+            ):
+                return None
+            data = _unpackb(data_blob)
+            flash = _unpackb(flash_blob) if flash_blob != _EMPTY_MAP else {}
+        except (ValueError, TypeError, msgpack.UnpackException, RecursionError):
+            return None
+        if type(data) is not dict or type(flash) is not dict:
+            return None
+        return cls(
+            created_at=created_at,
+            last_access=last_access,
+            data=data,
+            flash=flash,
+            data_blob=data_blob,
+            flash_blob=flash_blob,
+        )
+
+
+_EMPTY_MAP: Final = _packb({})
+
+
+def pack_record(
+    *, created_at: float, last_access: float, flash_blob: bytes, data_blob: bytes
+) -> bytes:
+    """Pack a record from already-packed data and flash maps."""
+    return _VERSION_BYTE + _packb(
+        [float(created_at), float(last_access), flash_blob, data_blob]
+    )
+
+
+def unpack_map(blob: bytes) -> dict[str, Any]:
+    """Unpack a map packed by `pack_map` (used to re-read loaded data)."""
+    value = _unpackb(blob)
+    assert type(value) is dict
+    return value
+
+
+EMPTY_MAP_BLOB: Final = _EMPTY_MAP
