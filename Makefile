@@ -37,7 +37,8 @@ pytest: $(STAMP)
 test: lint typecheck pytest
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --site-dir site
+	@# Material prints a banner about MkDocs 2 on every build; it is not a warning of ours.
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 demo:
 	@echo "make demo arrives with the framework adapters; see README.md"

@@ -52,6 +52,7 @@ class SessionTooLarge(SatchelError):
         size: the size in bytes of the cookie that would have been sent
             (name plus value).
         limit: the configured limit.
+
     """
 
     def __init__(self, size: int, limit: int) -> None:
@@ -69,6 +70,7 @@ class UnstorableValue(SatchelError, TypeError):
 
     Attributes:
         key: the session key whose value is the problem.
+
     """
 
     def __init__(self, key: str, reason: str) -> None:
@@ -79,12 +81,14 @@ class UnstorableValue(SatchelError, TypeError):
 
 class StoreError(SatchelError):
     """A store failed to carry out an operation (unreachable, timed out,
-    refused). Drivers raise this and only this for store failures."""
+    refused). Drivers raise this and only this for store failures.
+    """
 
 
 class SessionConflict(SatchelError):
     """Concurrent requests kept changing the session; saving gave up after
-    the configured number of retries (``Settings.max_conflict_retries``)."""
+    the configured number of retries (``Settings.max_conflict_retries``).
+    """
 
 
 class SatchelWarning(UserWarning):

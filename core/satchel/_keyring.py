@@ -38,9 +38,7 @@ def generate_secret() -> str:
 
 
 def _derive(secret: bytes, info: bytes, length: int = 32) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT, info=info
-    ).derive(secret)
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT, info=info).derive(secret)
 
 
 @final
@@ -71,6 +69,7 @@ class Keyring:
     Raises:
         ConfigurationError: no secret, a secret shorter than 16 bytes, or the
             same secret twice.
+
     """
 
     __slots__ = ("_by_purpose", "_secrets")
@@ -78,8 +77,7 @@ class Keyring:
     def __init__(self, secrets: Iterable[str | bytes]) -> None:
         if isinstance(secrets, str | bytes):
             raise ConfigurationError(
-                "keyring: pass a list of secrets, not a single string "
-                "(Keyring([secret]))"
+                "keyring: pass a list of secrets, not a single string (Keyring([secret]))"
             )
         encoded: list[bytes] = []
         for position, secret in enumerate(secrets):
@@ -90,9 +88,7 @@ class Keyring:
                     f"than the minimum of {MIN_SECRET_BYTES}; {_KEYGEN_HINT}"
                 )
             if any(hmac.compare_digest(raw, seen) for seen in encoded):
-                raise ConfigurationError(
-                    f"keyring: secret #{position} repeats an earlier secret"
-                )
+                raise ConfigurationError(f"keyring: secret #{position} repeats an earlier secret")
             encoded.append(raw)
         if not encoded:
             raise ConfigurationError(f"keyring: no secret given; {_KEYGEN_HINT}")
@@ -132,4 +128,3 @@ class Keyring:
 def mac(key: bytes, message: bytes, length: int = 16) -> bytes:
     """HMAC-SHA256 of `message`, truncated to `length` bytes."""
     return hmac.digest(key, message, hashlib.sha256)[:length]
-

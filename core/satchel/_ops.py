@@ -41,6 +41,7 @@ class Load:
     Attributes:
         key: the store key (a namespaced hash of the session ID, never the ID).
         now: the current time on the injected clock, in seconds.
+
     """
 
     key: str
@@ -67,6 +68,7 @@ class Save:
             (for stores that sweep).
         expected_revision: the revision this request loaded, or ``None`` to create.
         now: the current time on the injected clock.
+
     """
 
     key: str

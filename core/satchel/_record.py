@@ -64,8 +64,7 @@ def _default(value: object) -> object:
         raise _Unstorable("an int does not fit in 64 bits")
     if isinstance(value, _dt.datetime):
         raise _Unstorable(
-            "a naive datetime cannot be stored; attach a timezone (it is stored "
-            "as UTC)"
+            "a naive datetime cannot be stored; attach a timezone (it is stored as UTC)"
         )
     raise _Unstorable(f"values of type {type(value).__name__} cannot be stored")
 
@@ -117,6 +116,7 @@ def check_map(values: Mapping[str, Any]) -> None:
 
     Raises:
         UnstorableValue: naming the session key at fault.
+
     """
     for key, value in values.items():
         if type(key) is not str:
@@ -131,6 +131,7 @@ def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
 
     Raises:
         UnstorableValue: naming the first key whose value the record cannot hold.
+
     """
     try:
         packed = _packb(values)
@@ -163,7 +164,14 @@ def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
 class Record:
     """A session as stored: data, flash, timestamps (and, server side, revision)."""
 
-    __slots__ = ("created_at", "data", "data_blob", "flash", "flash_blob", "last_access")
+    __slots__ = (
+        "created_at",
+        "data",
+        "data_blob",
+        "flash",
+        "flash_blob",
+        "last_access",
+    )
 
     def __init__(
         self,
@@ -225,9 +233,7 @@ def pack_record(
     *, created_at: float, last_access: float, flash_blob: bytes, data_blob: bytes
 ) -> bytes:
     """Pack a record from already-packed data and flash maps."""
-    return _VERSION_BYTE + _packb(
-        [float(created_at), float(last_access), flash_blob, data_blob]
-    )
+    return _VERSION_BYTE + _packb([float(created_at), float(last_access), flash_blob, data_blob])
 
 
 def unpack_map(blob: bytes) -> dict[str, Any]:

@@ -107,7 +107,11 @@ class Sealer:
         raw = b64decode(value)
         if raw is None or len(raw) < SEAL_OVERHEAD or raw[0] != SEAL_VERSION:
             return None
-        header, nonce, sealed = raw[:2], raw[2 : 2 + NONCE_BYTES], raw[2 + NONCE_BYTES :]
+        header, nonce, sealed = (
+            raw[:2],
+            raw[2 : 2 + NONCE_BYTES],
+            raw[2 + NONCE_BYTES :],
+        )
         aad = header + self._aad
         for position, key in enumerate(self._keys):
             if key.hint != header[1]:

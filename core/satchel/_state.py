@@ -30,7 +30,7 @@ class State(enum.Enum):
     DONE = "DONE"
     """Finished; the outcome (headers to send) is available."""
     ERROR = "ERROR"
-    """Misused or failed; every further call raises `ProtocolError`."""
+    """Misused, failed at finish, or the store failed; every call raises `ProtocolError`."""
 
 
 class Event(enum.Enum):
@@ -43,7 +43,8 @@ class Event(enum.Enum):
     FINISH_STORE = "finish, emit Save/Delete"
     STORE_MORE = "answered, more ops"
     STORE_DONE = "answered, no more ops"
-    FAIL = "misuse or store failure"
+    STORE_FAILED = "store failure"
+    MISUSE = "misuse or failed finish"
 
 
 _S, _E = State, Event
@@ -53,23 +54,27 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         _E.OPEN_READY: _S.OPEN,
         _E.OPEN_LOAD: _S.LOADING,
         _E.FINISH_QUIET: _S.DONE,
-        _E.FAIL: _S.ERROR,
+        _E.MISUSE: _S.ERROR,
     },
     _S.LOADING: {
         _E.LOAD_ANSWERED: _S.OPEN,
-        _E.FAIL: _S.ERROR,
+        _E.STORE_FAILED: _S.ERROR,
+        _E.MISUSE: _S.ERROR,
     },
     _S.OPEN: {
         _E.FINISH_QUIET: _S.DONE,
         _E.FINISH_STORE: _S.SAVING,
-        _E.FAIL: _S.ERROR,
+        _E.MISUSE: _S.ERROR,
     },
     _S.SAVING: {
         _E.STORE_MORE: _S.SAVING,
         _E.STORE_DONE: _S.DONE,
-        _E.FAIL: _S.ERROR,
+        _E.STORE_FAILED: _S.ERROR,
+        _E.MISUSE: _S.ERROR,
     },
-    _S.DONE: {},
+    _S.DONE: {
+        _E.MISUSE: _S.ERROR,
+    },
     _S.ERROR: {},
 }
 
@@ -90,14 +95,13 @@ class Machine:
         except KeyError:
             previous = self.state
             self.state = State.ERROR
-            raise ProtocolError(
-                f"cannot {event.value!r} in state {previous.name}"
-            ) from None
+            raise ProtocolError(f"cannot {event.value!r} in state {previous.name}") from None
         return self.state
 
     def fail(self, message: str) -> ProtocolError:
-        """Enter ERROR and return the protocol error to raise."""
-        self.state = State.ERROR
+        """Record misuse (`Event.MISUSE`): enter ERROR and return the error to raise."""
+        # MISUSE is legal from every state but ERROR, which it never leaves.
+        self.state = TRANSITIONS[self.state].get(Event.MISUSE, State.ERROR)
         return ProtocolError(message)
 
 

@@ -1,0 +1,109 @@
+"""satchel: HTTP sessions as a sans-IO protocol core.
+
+Make a `SessionProtocol` from `Settings`; per request, `begin` an exchange,
+run its store ops, `finish`; send the headers in its `Outcome`.
+"""
+
+from __future__ import annotations
+
+from ._cookies import (
+    MAX_AGE_LIMIT,
+    MAX_COOKIE_HEADER_BYTES,
+    MAX_COOKIE_PAIRS,
+    SetCookie,
+    format_http_date,
+    parse_cookie_pairs,
+    parse_cookies,
+    render_delete_cookie,
+    render_set_cookie,
+)
+from ._errors import (
+    ConfigurationError,
+    CookieError,
+    ProtocolError,
+    SatchelError,
+    SatchelWarning,
+    SessionConflict,
+    SessionTooLarge,
+    StoreError,
+    UnstorableValue,
+)
+from ._exchange import (
+    Exchange,
+    Outcome,
+    SessionProtocol,
+    StorageKind,
+    arun_ops,
+    run_ops,
+)
+from ._keyring import Keyring, generate_secret
+from ._memory import AsyncMemoryStore, MemoryStore
+from ._ops import (
+    AsyncStore,
+    Conflict,
+    Delete,
+    Deleted,
+    Load,
+    Loaded,
+    Missing,
+    Op,
+    Result,
+    Save,
+    Saved,
+    Store,
+    StoreFailed,
+)
+from ._session import EndedReason, Session
+from ._settings import Settings
+from ._sqlite import AsyncSQLiteStore, SQLiteStore
+from ._state import State
+
+__all__ = [
+    "MAX_AGE_LIMIT",
+    "MAX_COOKIE_HEADER_BYTES",
+    "MAX_COOKIE_PAIRS",
+    "AsyncMemoryStore",
+    "AsyncSQLiteStore",
+    "AsyncStore",
+    "ConfigurationError",
+    "Conflict",
+    "CookieError",
+    "Delete",
+    "Deleted",
+    "EndedReason",
+    "Exchange",
+    "Keyring",
+    "Load",
+    "Loaded",
+    "MemoryStore",
+    "Missing",
+    "Op",
+    "Outcome",
+    "ProtocolError",
+    "Result",
+    "SQLiteStore",
+    "SatchelError",
+    "SatchelWarning",
+    "Save",
+    "Saved",
+    "Session",
+    "SessionConflict",
+    "SessionProtocol",
+    "SessionTooLarge",
+    "SetCookie",
+    "Settings",
+    "State",
+    "StorageKind",
+    "Store",
+    "StoreError",
+    "StoreFailed",
+    "UnstorableValue",
+    "arun_ops",
+    "format_http_date",
+    "generate_secret",
+    "parse_cookie_pairs",
+    "parse_cookies",
+    "render_delete_cookie",
+    "render_set_cookie",
+    "run_ops",
+]

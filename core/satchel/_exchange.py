@@ -1,0 +1,900 @@
+"""The per-request exchange: cookies and stored bytes in, headers and ops out.
+
+An adapter makes one `SessionProtocol` at start-up and, per request::
+
+    exchange = protocol.begin(cookie_headers, now=clock())
+    exchange.open()                      # only when the handler asks
+    run_ops(exchange, store)             # Load, if the storage needs one
+    session = exchange.session
+    ...                                  # the handler reads and writes
+    exchange.finish()
+    run_ops(exchange, store)             # Save / Delete, if any
+    for name, value in exchange.outcome.headers:
+        response.headers.add(name, value)
+
+Nothing here does I/O or reads a clock. State moves follow the table in
+``_state.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Final, Literal, TypeAlias, final
+
+import attrs
+
+from . import _cookies
+from ._cookies import SetCookie, parse_cookie_pairs
+from ._errors import (
+    CookieError,
+    ProtocolError,
+    SessionConflict,
+    SessionTooLarge,
+    StoreError,
+)
+from ._ops import (
+    AsyncStore,
+    Conflict,
+    Delete,
+    Deleted,
+    Load,
+    Loaded,
+    Missing,
+    Op,
+    Result,
+    Save,
+    Saved,
+    Store,
+    StoreFailed,
+)
+from ._record import (
+    EMPTY_MAP_BLOB,
+    Record,
+    check_map,
+    pack_map,
+    pack_record,
+    unpack_map,
+)
+from ._seal import IdCodec, Sealer, store_key
+from ._session import EndedReason, Session
+from ._settings import Settings
+from ._state import Event, Machine, State
+
+__all__ = [
+    "Exchange",
+    "Outcome",
+    "SessionProtocol",
+    "StorageKind",
+    "arun_ops",
+    "run_ops",
+]
+
+StorageKind: TypeAlias = Literal["cookie", "server"]
+"""Where sessions live: sealed whole in the cookie, or in a store with only
+an authenticated ID in the cookie."""
+
+_EPOCH_EXPIRES: Final = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """What the response must carry once an exchange is done.
+
+    Attributes:
+        headers: every header to add, in order: the ``Set-Cookie`` lines, then
+            ``Cache-Control: no-store`` if the session cookie was set or
+            deleted, then ``Vary: Cookie`` if the session was read. Add them
+            all; replace nothing.
+        session_cookie_changed: the session cookie was set or deleted.
+        session_read: the request opened its session.
+        conflicts_retried: how many times a save lost a race and was
+            re-applied to fresh data (adapters may log it).
+        discarded_by_logout: this request's changes were dropped because the
+            session was ended (logged out) by a concurrent request.
+        ended_reason: why the session the request presented had ended.
+
+    """
+
+    headers: tuple[tuple[str, str], ...] = attrs.field(repr=False)
+    session_cookie_changed: bool
+    session_read: bool
+    conflicts_retried: int = 0
+    discarded_by_logout: bool = False
+    ended_reason: EndedReason | None = None
+
+    @property
+    def set_cookie_headers(self) -> tuple[str, ...]:
+        """Just the ``Set-Cookie`` values, in order."""
+        return tuple(value for name, value in self.headers if name == "Set-Cookie")
+
+
+def _expiry(
+    settings: Settings, created_at: float, last_access: float, now: float
+) -> EndedReason | None:
+    """Why a session with these timestamps has ended at `now`, or None."""
+    if not (math.isfinite(created_at) and math.isfinite(last_access)):
+        return "invalid"
+    horizon = now + settings.clock_skew
+    if created_at > horizon or last_access > horizon or last_access < created_at:
+        return "invalid"
+    # Expired at exactly the boundary: a session is valid for [t, t + timeout).
+    if now - created_at >= settings.absolute_timeout:
+        return "absolute"
+    if now - last_access >= settings.idle_timeout:
+        return "idle"
+    return None
+
+
+@final
+class SessionProtocol:
+    """The sans-IO session protocol for one configuration.
+
+    Build one at start-up (it validates and precomputes everything it can)
+    and call `begin` once per request.
+
+    Args:
+        settings: the validated settings.
+        storage: ``"cookie"`` to keep the whole session sealed in the cookie,
+            or ``"server"`` to keep it in a store, the cookie carrying only an
+            authenticated session ID.
+
+    """
+
+    __slots__ = (
+        "_attributes",
+        "_chunk_deletes",
+        "_delete_cookie",
+        "_ids",
+        "_sealer",
+        "settings",
+        "storage",
+    )
+
+    def __init__(self, settings: Settings, *, storage: StorageKind = "cookie") -> None:
+        if storage not in ("cookie", "server"):
+            from ._errors import ConfigurationError
+
+            raise ConfigurationError(f"storage: must be 'cookie' or 'server', got {storage!r}")
+        self.settings = settings
+        self.storage: StorageKind = storage
+        self._attributes = settings.attributes()
+        expired = f"{self._attributes}; Max-Age=0; Expires={_EPOCH_EXPIRES}"
+        self._delete_cookie = f"{settings.cookie_name}={expired}"
+        self._chunk_deletes = tuple(
+            f"{settings.cookie_name}.{index}={expired}" for index in range(1, 9)
+        )
+        self._sealer = Sealer(settings.keyring, settings.cookie_name)
+        self._ids = IdCodec(settings.keyring, settings.cookie_name)
+
+    def __repr__(self) -> str:
+        return f"<SessionProtocol storage={self.storage!r} cookie={self.settings.cookie_name!r}>"
+
+    def begin(self, cookie_headers: str | Iterable[str] | None, *, now: float) -> Exchange:
+        """Start one request's exchange.
+
+        Args:
+            cookie_headers: the request's ``Cookie`` header value(s), as sent
+                (several values if the header was repeated), or ``None``.
+            now: the current time in POSIX seconds, from the injected clock.
+
+        """
+        return Exchange(self, cookie_headers, now)
+
+
+@final
+class Exchange:
+    """One request's session state machine. Made by `SessionProtocol.begin`."""
+
+    __slots__ = (
+        "_conflicts",
+        "_cookie_headers",
+        "_cookie_id_times",
+        "_cookie_presented",
+        "_created_at",
+        "_custom_cookies",
+        "_discarded",
+        "_ended_reason",
+        "_finished",
+        "_id",
+        "_invalidated_keys",
+        "_is_new",
+        "_last_access",
+        "_loaded_data_blob",
+        "_loaded_flash_blob",
+        "_machine",
+        "_now",
+        "_outcome",
+        "_pairs",
+        "_pending",
+        "_protocol",
+        "_queue",
+        "_record_key",
+        "_regenerated",
+        "_revision",
+        "_session",
+        "_session_cookie_changed",
+        "_set_cookies",
+    )
+
+    def __init__(
+        self,
+        protocol: SessionProtocol,
+        cookie_headers: str | Iterable[str] | None,
+        now: float,
+    ) -> None:
+        self._protocol = protocol
+        self._cookie_headers = cookie_headers
+        self._now = float(now)
+        self._machine = Machine()
+        self._pairs: list[tuple[str, str]] | None = None
+        self._session: Session | None = None
+        self._finished = False
+        self._pending: Op | None = None
+        self._queue: list[Op] = []
+        self._custom_cookies: list[str] = []
+        self._set_cookies: list[str] = []
+        self._outcome: Outcome | None = None
+        self._ended_reason: EndedReason | None = None
+        self._is_new = True
+        self._cookie_presented = False
+        self._id: bytes | None = None
+        self._record_key: str | None = None
+        self._revision: int | None = None
+        self._created_at = self._now
+        self._last_access = self._now
+        self._loaded_data_blob = EMPTY_MAP_BLOB
+        self._loaded_flash_blob = EMPTY_MAP_BLOB
+        self._invalidated_keys: list[str] = []
+        self._regenerated = False
+        self._conflicts = 0
+        self._session_cookie_changed = False
+        self._cookie_id_times: tuple[float, float] | None = None
+        self._discarded = False
+
+    def __repr__(self) -> str:
+        return f"<Exchange state={self._machine.state.name}>"
+
+    # -- introspection --------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state (see the state diagram in the docs)."""
+        return self._machine.state
+
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        """Every well-formed cookie of the request, name → value (the first
+        of duplicated names wins). Values are opaque: not decoded.
+        """
+        result: dict[str, str] = {}
+        for name, value in self._request_pairs():
+            result.setdefault(name, value)
+        return result
+
+    def _request_pairs(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            self._pairs = parse_cookie_pairs(self._cookie_headers)
+        return self._pairs
+
+    def _misuse(self, message: str) -> ProtocolError:
+        return self._machine.fail(message)
+
+    # -- custom cookies -------------------------------------------------
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: str | None = "lax",
+        partitioned: bool = False,
+        max_age: float | None = None,
+        expires: float | datetime | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` for an application cookie to the response.
+
+        The cookie is validated now: a name, value, path or domain that could
+        inject an attribute raises `CookieError` and nothing is added. The
+        session cookie's own name (and its chunk names) are refused here.
+        """
+        self._check_custom(name)
+        cookie = SetCookie(
+            name=name,
+            value=value,
+            path=path,
+            domain=domain,
+            secure=secure,
+            http_only=http_only,
+            same_site=same_site,
+            partitioned=partitioned,
+            max_age=max_age,
+            expires=expires,
+        )
+        self._custom_cookies.append(cookie.render(now=self._now))
+
+    def delete_cookie(
+        self,
+        name: str,
+        *,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: str | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Expire an application cookie; pass the Path and Domain it was set with."""
+        self._check_custom(name)
+        self._custom_cookies.append(
+            _cookies.render_delete_cookie(
+                name,
+                path=path,
+                domain=domain,
+                secure=secure,
+                http_only=http_only,
+                same_site=same_site,
+                partitioned=partitioned,
+            )
+        )
+
+    def _check_custom(self, name: str) -> None:
+        if self._finished:
+            raise self._misuse("cookies cannot be set after finish()")
+        base = self._protocol.settings.cookie_name
+        if name == base or name.startswith(base + "."):
+            raise CookieError(f"{name!r} is the session cookie's name; use the session instead")
+
+    # -- opening --------------------------------------------------------
+
+    def open(self) -> None:
+        """Ask for the session. Then run the ops; then read `session`.
+
+        Calling it again is harmless. With cookie storage, or when the
+        request carries no authentic session cookie, no op is needed.
+        """
+        state = self._machine.state
+        if state in (State.OPEN, State.LOADING):
+            return
+        if state is not State.IDLE:
+            raise self._misuse(f"open() in state {state.name}")
+        if self._protocol.storage == "cookie":
+            self._open_cookie()
+            self._machine.fire(Event.OPEN_READY)
+            return
+        if self._open_server_id():
+            assert self._record_key is not None
+            self._pending = Load(key=self._record_key, now=self._now)
+            self._machine.fire(Event.OPEN_LOAD)
+        else:
+            self._start_fresh()
+            self._machine.fire(Event.OPEN_READY)
+
+    @property
+    def session(self) -> Session:
+        """The session view. Available between `open` (and its ops) and `finish`."""
+        if self._machine.state is not State.OPEN or self._session is None:
+            if self._finished:
+                raise self._misuse("the session was used after finish()")
+            raise self._misuse(
+                f"the session is not available in state {self._machine.state.name}; "
+                "call open() and run its ops first"
+            )
+        return self._session
+
+    def _session_candidates(self) -> list[str]:
+        name = self._protocol.settings.cookie_name
+        return [value for key, value in self._request_pairs() if key == name]
+
+    def _open_cookie(self) -> None:
+        candidates = self._session_candidates()
+        if not candidates:
+            self._start_fresh()
+            return
+        self._cookie_presented = True
+        opened: list[Record] = []
+        for candidate in candidates:
+            record = self._open_sealed(candidate)
+            if record is not None:
+                opened.append(record)
+        if len(opened) != 1:
+            # None authentic, or several authentic (cookie tossing): no session.
+            self._start_fresh("invalid")
+            return
+        record = opened[0]
+        reason = _expiry(self._protocol.settings, record.created_at, record.last_access, self._now)
+        if reason is not None:
+            self._start_fresh(reason)
+            return
+        self._adopt(record)
+
+    def _open_sealed(self, candidate: str) -> Record | None:
+        settings = self._protocol.settings
+        head, dot, rest = candidate.partition(".")
+        if dot:
+            # Chunked: "<count>.<first part>", the rest in name.1 .. name.<count-1>.
+            if not head.isdigit() or not 2 <= int(head) <= settings.cookie_chunks:
+                return None
+            count = int(head)
+            parts = [rest]
+            pairs = self._request_pairs()
+            for index in range(1, count):
+                chunk_name = f"{settings.cookie_name}.{index}"
+                values = [value for key, value in pairs if key == chunk_name]
+                if len(values) != 1:
+                    return None
+                parts.append(values[0])
+            sealed = "".join(parts)
+        else:
+            sealed = candidate
+        opened = self._protocol._sealer.open(sealed)
+        if opened is None:
+            return None
+        return Record.unpack(opened[0])
+
+    def _open_server_id(self) -> bool:
+        candidates = self._session_candidates()
+        if not candidates:
+            return False
+        self._cookie_presented = True
+        decoded = [item for item in map(self._protocol._ids.decode, candidates) if item is not None]
+        if len(decoded) != 1:
+            self._ended_reason = "invalid"
+            return False
+        session_id, created_at, last_access = decoded[0]
+        self._id = session_id
+        self._record_key = store_key(session_id)
+        self._cookie_id_times = (created_at, last_access)
+        return True
+
+    def _start_fresh(self, reason: EndedReason | None = None) -> None:
+        if reason is not None:
+            self._ended_reason = reason
+        self._id = None
+        self._record_key = None
+        self._revision = None
+        self._is_new = True
+        self._created_at = self._now
+        self._last_access = self._now
+        self._loaded_data_blob = EMPTY_MAP_BLOB
+        self._loaded_flash_blob = EMPTY_MAP_BLOB
+        self._session = Session(self, {}, {})
+
+    def _adopt(self, record: Record, revision: int | None = None) -> None:
+        self._is_new = False
+        self._revision = revision
+        self._created_at = record.created_at
+        self._last_access = record.last_access
+        self._loaded_data_blob = record.data_blob
+        self._loaded_flash_blob = record.flash_blob
+        self._session = Session(self, record.data, record.flash)
+
+    # -- ops ------------------------------------------------------------
+
+    def next_op(self) -> Op | None:
+        """The operation waiting for a result, or ``None``."""
+        return self._pending
+
+    def send(self, result: Result) -> Op | None:
+        """Give the result of the pending op; returns the next op or ``None``.
+
+        Raises:
+            StoreError: the result is `StoreFailed` (the exchange is failed).
+            SessionConflict: saving lost more races than allowed.
+            ProtocolError: no op was pending, or the result does not answer it.
+
+        """
+        op = self._pending
+        if op is None:
+            raise self._misuse(f"send() with no pending op (state {self._machine.state.name})")
+        if isinstance(result, StoreFailed):
+            self._pending = None
+            self._machine.fire(Event.STORE_FAILED)
+            raise result.error
+        self._pending = None
+        if self._machine.state is State.LOADING:
+            if not isinstance(op, Load) or not isinstance(result, Loaded | Missing):
+                raise self._misuse(f"{type(result).__name__} does not answer {type(op).__name__}")
+            self._on_loaded(result)
+            self._machine.fire(Event.LOAD_ANSWERED)
+            return None
+        if self._machine.state is not State.SAVING:
+            raise self._misuse(f"send() in state {self._machine.state.name}")
+        self._on_store_result(op, result)
+        if self._pending is None and self._queue:
+            self._pending = self._queue.pop(0)
+        if self._pending is None:
+            self._complete()
+            self._machine.fire(Event.STORE_DONE)
+        else:
+            self._machine.fire(Event.STORE_MORE)
+        return self._pending
+
+    def _on_loaded(self, result: Loaded | Missing) -> None:
+        if isinstance(result, Missing):
+            self._start_fresh(self._reason_for_missing())
+            return
+        record = Record.unpack(result.value)
+        if record is None:
+            # Corrupt bytes: a fresh session with a new ID, and the bad record goes.
+            self._drop_loaded_key()
+            self._start_fresh("invalid")
+            return
+        reason = _expiry(self._protocol.settings, record.created_at, record.last_access, self._now)
+        if reason is not None:
+            self._drop_loaded_key()
+            self._start_fresh(reason)
+            return
+        self._adopt(record, result.revision)
+
+    def _reason_for_missing(self) -> EndedReason:
+        if self._cookie_id_times is not None:
+            created_at, last_access = self._cookie_id_times
+            reason = _expiry(self._protocol.settings, created_at, last_access, self._now)
+            if reason is not None:
+                return reason
+        return "invalid"
+
+    def _drop_loaded_key(self) -> None:
+        if self._record_key is not None:
+            self._invalidated_keys.append(self._record_key)
+
+    # -- regenerate / invalidate (called by Session) --------------------
+
+    def _regenerate(self) -> None:
+        self._regenerated = True
+
+    def _invalidate(self) -> None:
+        if self._record_key is not None and self._record_key not in self._invalidated_keys:
+            self._invalidated_keys.append(self._record_key)
+        self._id = None
+        self._record_key = None
+        self._revision = None
+        self._regenerated = False
+        self._is_new = True
+        self._created_at = self._now
+        self._last_access = self._now
+        self._loaded_data_blob = EMPTY_MAP_BLOB
+        self._loaded_flash_blob = EMPTY_MAP_BLOB
+        self._session_cookie_changed = True  # the old cookie must go even if nothing new is stored
+
+    # -- finishing ------------------------------------------------------
+
+    def finish(self, *, now: float | None = None) -> Op | None:
+        """End the request: decide what to store and which cookies to send.
+
+        Returns the first op to run (or ``None``); run the op loop, then read
+        `outcome`. `now` defaults to the time given to `begin`.
+
+        Raises:
+            SessionTooLarge: cookie storage, and the sealed session does not
+                fit (the exchange is failed).
+            UnstorableValue: a session value the record cannot hold.
+            ProtocolError: finishing twice, or while a `Load` is unanswered.
+
+        """
+        state = self._machine.state
+        if state not in (State.IDLE, State.OPEN):
+            raise self._misuse(f"finish() in state {state.name}")
+        if now is not None:
+            self._now = float(now)
+        self._finished = True
+        try:
+            if state is State.IDLE:
+                self._outcome_now()
+                self._machine.fire(Event.FINISH_QUIET)
+                return None
+            if self._protocol.storage == "cookie":
+                self._finish_cookie()
+            else:
+                self._finish_server()
+        except BaseException:
+            self._machine.fail("finish() failed")
+            raise
+        if self._pending is None:
+            self._complete()
+            self._machine.fire(Event.FINISH_QUIET)
+        else:
+            self._machine.fire(Event.FINISH_STORE)
+        return self._pending
+
+    def _outcome_now(self) -> None:
+        self._complete()
+
+    def _blobs(self) -> tuple[bytes, bytes]:
+        session = self._session
+        assert session is not None
+        data = session._data
+        data_blob = pack_map(data, check=False)
+        if data_blob != self._loaded_data_blob:
+            check_map(data)  # nested keys are str, depth bounded
+        outgoing = session._outgoing_flash
+        flash_blob = pack_map(outgoing) if outgoing else EMPTY_MAP_BLOB
+        return data_blob, flash_blob
+
+    def _needs_write(self, data_blob: bytes, flash_blob: bytes) -> bool:
+        if self._is_new:
+            return data_blob != EMPTY_MAP_BLOB or flash_blob != EMPTY_MAP_BLOB
+        if self._regenerated:
+            return True
+        if data_blob != self._loaded_data_blob or flash_blob != self._loaded_flash_blob:
+            return True
+        return self._now - self._last_access >= self._protocol.settings.touch_interval
+
+    def _lifetime(self, last_access: float) -> tuple[float, float]:
+        """(expires_at, seconds left) for a session saved now."""
+        settings = self._protocol.settings
+        expires_at = min(
+            last_access + settings.idle_timeout,
+            self._created_at + settings.absolute_timeout,
+        )
+        # A save is only reached for a live session, but finish(now=...) may
+        # come late: never hand a store a zero or negative TTL.
+        return expires_at, max(expires_at - self._now, 0.001)
+
+    def _session_set_cookie(self, value: str, last_access: float, name: str | None = None) -> str:
+        settings = self._protocol.settings
+        text = f"{name or settings.cookie_name}={value}{self._protocol._attributes}"
+        if settings.persistent:
+            _, left = self._lifetime(last_access)
+            text += _cookies.lifetime_attributes(left, now=self._now)
+        return text
+
+    def _finish_cookie(self) -> None:
+        settings = self._protocol.settings
+        data_blob, flash_blob = self._blobs()
+        present_chunks = self._present_chunk_count()
+        if not self._needs_write(data_blob, flash_blob):
+            if self._must_expire_cookie():
+                self._expire_session_cookie(present_chunks)
+            return
+        last_access = max(self._now, self._last_access)
+        sealed = self._protocol._sealer.seal(
+            pack_record(
+                created_at=self._created_at,
+                last_access=last_access,
+                flash_blob=flash_blob,
+                data_blob=data_blob,
+            )
+        )
+        name = settings.cookie_name
+        limit = settings.max_cookie_size
+        if len(name) + 1 + len(sealed) <= limit:
+            self._set_cookies.append(self._session_set_cookie(sealed, last_access))
+            used = 1
+        else:
+            parts = self._split(sealed)
+            if parts is None:
+                raise SessionTooLarge(len(name) + 1 + len(sealed), limit * settings.cookie_chunks)
+            for index, part in enumerate(parts):
+                chunk_name = name if index == 0 else f"{name}.{index}"
+                self._set_cookies.append(self._session_set_cookie(part, last_access, chunk_name))
+            used = len(parts)
+        for index in range(used, present_chunks + 1):
+            if index >= 1:
+                self._set_cookies.append(self._protocol._chunk_deletes[index - 1])
+        self._session_cookie_changed = True
+
+    def _split(self, sealed: str) -> list[str] | None:
+        settings = self._protocol.settings
+        name, limit = settings.cookie_name, settings.max_cookie_size
+        for count in range(2, settings.cookie_chunks + 1):
+            first_room = limit - len(name) - 1 - len(f"{count}.")
+            other_room = limit - len(name) - 1 - len(f".{count - 1}")
+            if first_room + other_room * (count - 1) >= len(sealed):
+                parts = [f"{count}.{sealed[:first_room]}"]
+                position = first_room
+                while position < len(sealed):
+                    parts.append(sealed[position : position + other_room])
+                    position += other_room
+                while len(parts) < count:  # pragma: no cover - sizes add up
+                    parts.append("")
+                return parts
+        return None
+
+    def _present_chunk_count(self) -> int:
+        """The highest chunk index among the request's cookies."""
+        prefix = self._protocol.settings.cookie_name + "."
+        highest = 0
+        for key, _ in self._request_pairs():
+            if key.startswith(prefix):
+                suffix = key[len(prefix) :]
+                if suffix.isdigit() and 1 <= int(suffix) <= 8:
+                    highest = max(highest, int(suffix))
+        return highest
+
+    def _must_expire_cookie(self) -> bool:
+        # After invalidate(), and after a timeout: otherwise every later
+        # request would report the same timeout (and a redirect on timeout
+        # would loop). A cookie that does not authenticate, or names a
+        # session no longer stored, is left alone: nothing is set for it.
+        return self._session_cookie_changed or (
+            self._cookie_presented and self._ended_reason in ("idle", "absolute")
+        )
+
+    def _expire_session_cookie(self, present_chunks: int = 0) -> None:
+        self._set_cookies.append(self._protocol._delete_cookie)
+        for index in range(1, present_chunks + 1):
+            self._set_cookies.append(self._protocol._chunk_deletes[index - 1])
+        self._session_cookie_changed = True
+
+    def _finish_server(self) -> None:
+        data_blob, flash_blob = self._blobs()
+        ops: list[Op] = [Delete(key=key) for key in self._invalidated_keys]
+        if self._needs_write(data_blob, flash_blob):
+            previous_key = self._record_key if self._regenerated else None
+            save = self._make_save(data_blob, flash_blob, create=self._is_new or self._regenerated)
+            ops.append(save)
+            if previous_key is not None:
+                ops.append(Delete(key=previous_key))
+        elif self._must_expire_cookie():
+            self._expire_session_cookie()
+        if ops:
+            self._pending = ops[0]
+            self._queue = ops[1:]
+
+    def _make_save(self, data_blob: bytes, flash_blob: bytes, *, create: bool) -> Save:
+        if create:
+            self._id = IdCodec.new_id()
+            self._record_key = store_key(self._id)
+        assert self._record_key is not None
+        last_access = max(self._now, self._last_access)
+        expires_at, left = self._lifetime(last_access)
+        save = Save(
+            key=self._record_key,
+            value=pack_record(
+                created_at=self._created_at,
+                last_access=last_access,
+                flash_blob=flash_blob,
+                data_blob=data_blob,
+            ),
+            ttl=left,
+            expires_at=expires_at,
+            expected_revision=None if create else self._revision,
+            now=self._now,
+        )
+        return save
+
+    def _on_store_result(self, op: Op, result: Result) -> None:
+        if isinstance(op, Delete):
+            if not isinstance(result, Deleted):
+                raise self._misuse(f"{type(result).__name__} does not answer Delete")
+            return
+        if isinstance(op, Save):
+            if isinstance(result, Saved):
+                self._saved(op)
+            elif isinstance(result, Conflict):
+                self._conflicted(op)
+            else:
+                raise self._misuse(f"{type(result).__name__} does not answer Save")
+            return
+        # A Load issued after a conflict.
+        if not isinstance(result, Loaded | Missing):
+            raise self._misuse(f"{type(result).__name__} does not answer Load")
+        self._merge_after_conflict(result)
+
+    def _saved(self, op: Save) -> None:
+        assert self._id is not None
+        last_access = max(self._now, self._last_access)
+        value = self._protocol._ids.encode(self._id, self._created_at, last_access)
+        self._set_cookies.append(self._session_set_cookie(value, last_access))
+        self._session_cookie_changed = True
+
+    def _bump_conflicts(self) -> None:
+        self._conflicts += 1
+        if self._conflicts > self._protocol.settings.max_conflict_retries:
+            self._machine.fail("conflict retries exhausted")
+            raise SessionConflict(
+                f"the session kept changing under this request; gave up after "
+                f"{self._protocol.settings.max_conflict_retries} retries"
+            )
+
+    def _conflicted(self, op: Save) -> None:
+        self._bump_conflicts()
+        if op.expected_revision is None:
+            # An ID collision on create (or a racing create): try a fresh ID.
+            flash_blob, data_blob = unpack_blob(op.value)
+            self._pending = self._make_save(data_blob, flash_blob, create=True)
+            return
+        self._pending = Load(key=op.key, now=self._now)
+
+    def _merge_after_conflict(self, result: Loaded | Missing) -> None:
+        record = Record.unpack(result.value) if isinstance(result, Loaded) else None
+        if record is not None and _expiry(
+            self._protocol.settings, record.created_at, record.last_access, self._now
+        ):
+            record = None
+        if record is None or not isinstance(result, Loaded):
+            # The session ended under us (a logout, or it expired): never revive it.
+            self._discarded = True
+            self._queue = [op for op in self._queue if not isinstance(op, Save)]
+            self._expire_session_cookie()
+            return
+        session = self._session
+        assert session is not None
+        original = unpack_map(self._loaded_data_blob)
+        current = session._data
+        merged = dict(record.data)
+        for key in original.keys() | current.keys():
+            if key not in current:
+                merged.pop(key, None)
+            elif key not in original or pack_map({key: original[key]}, check=False) != pack_map(
+                {key: current[key]}, check=False
+            ):
+                merged[key] = current[key]
+        # Flash: drop what this request consumed, keep what others added, add ours.
+        consumed = unpack_map(self._loaded_flash_blob)
+        flash = {key: value for key, value in record.flash.items() if key not in consumed}
+        flash.update(session._outgoing_flash)
+        self._revision = result.revision
+        self._loaded_data_blob = record.data_blob
+        self._loaded_flash_blob = record.flash_blob
+        self._created_at = record.created_at
+        self._last_access = max(self._last_access, record.last_access)
+        session._data = merged
+        self._pending = self._make_save(
+            pack_map(merged), pack_map(flash) if flash else EMPTY_MAP_BLOB, create=False
+        )
+
+    def _complete(self) -> None:
+        headers: list[tuple[str, str]] = [("Set-Cookie", value) for value in self._set_cookies]
+        headers.extend(("Set-Cookie", value) for value in self._custom_cookies)
+        if self._session_cookie_changed:
+            headers.append(("Cache-Control", "no-store"))
+        read = self._session is not None
+        if read:
+            headers.append(("Vary", "Cookie"))
+        self._outcome = Outcome(
+            headers=tuple(headers),
+            session_cookie_changed=self._session_cookie_changed,
+            session_read=read,
+            conflicts_retried=self._conflicts,
+            discarded_by_logout=self._discarded,
+            ended_reason=self._ended_reason,
+        )
+
+    @property
+    def outcome(self) -> Outcome:
+        """What to add to the response. Available once the exchange is DONE."""
+        if self._outcome is None or self._machine.state is not State.DONE:
+            raise self._misuse(f"no outcome in state {self._machine.state.name}")
+        return self._outcome
+
+
+def unpack_blob(value: bytes) -> tuple[bytes, bytes]:
+    """(flash_blob, data_blob) of a packed record this exchange produced."""
+    record = Record.unpack(value)
+    assert record is not None
+    return record.flash_blob, record.data_blob
+
+
+def run_ops(exchange: Exchange, store: Store) -> None:
+    """Run `exchange`'s pending ops against a synchronous store until none remain.
+
+    A `StoreError` raised by the store is handed to the exchange (which fails)
+    and re-raised.
+    """
+    op = exchange.next_op()
+    while op is not None:
+        try:
+            result: Result = store.execute(op)
+        except StoreError as error:
+            result = StoreFailed(error=error)
+        op = exchange.send(result)
+
+
+async def arun_ops(exchange: Exchange, store: AsyncStore) -> None:
+    """Run `exchange`'s pending ops against an asynchronous store; see `run_ops`."""
+    op = exchange.next_op()
+    while op is not None:
+        try:
+            result: Result = await store.execute(op)
+        except StoreError as error:
+            result = StoreFailed(error=error)
+        op = exchange.send(result)

@@ -1,0 +1,265 @@
+"""HTTP-level checks that every framework adapter passes.
+
+An adapter's test module starts a real server exposing the demo routes (see
+the "Writing a new adapter" guide) and subclasses `AdapterConformance`::
+
+    class TestMyAdapter(AdapterConformance):
+        server_side = True            # the server keeps sessions in a store
+
+        @pytest.fixture
+        def live_server(self) -> Iterator[LiveServer]:
+            clock = ManualClock(time.time())
+            ...start the demo app on 127.0.0.1 with `clock`...
+            yield LiveServer(base_url=url, clock=clock, idle_timeout=60)
+            ...stop it...
+
+Every check talks to the server over real HTTP with `HttpClient`, which keeps
+cookies like a browser.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import html
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from ._clock import ManualClock
+from ._http import HttpClient, HttpResponse
+
+__all__ = ["AdapterConformance", "LiveServer"]
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@attrs.frozen(kw_only=True)
+class LiveServer:
+    """A running server with the demo routes, as the suite needs to know it.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT``.
+        clock: the `ManualClock` the server's sessions run on, so timeouts can
+            be tested without sleeping; ``None`` if the server uses real time
+            (the timeout check is then skipped).
+        idle_timeout: the server's idle timeout in seconds.
+        cookie_name: the session cookie's name.
+        timeout_location: where the server redirects a timed-out session.
+    """
+
+    base_url: str
+    clock: ManualClock | None = None
+    idle_timeout: float = 1800.0
+    cookie_name: str = "session"
+    timeout_location: str = "/"
+
+
+class AdapterConformance:
+    """The adapter conformance suite; subclass it and provide `live_server`."""
+
+    server_side: ClassVar[bool] = False
+    """True when the server keeps sessions in a store (enables the checks that
+    only server storage can pass: revocation on logout, concurrent merges)."""
+
+    @pytest.fixture
+    def live_server(self) -> LiveServer:
+        """Override: start the demo app, yield a `LiveServer`, stop it."""
+        raise NotImplementedError("subclasses provide a live_server fixture")
+
+    @pytest.fixture
+    def client(self, live_server: LiveServer) -> HttpClient:
+        """A fresh cookie-keeping client for the live server."""
+        return HttpClient(live_server.base_url)
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _ok(response: HttpResponse) -> HttpResponse:
+        assert response.status == 200, (response.status, response.body[:500])
+        return response
+
+    # -- the classic session routes --------------------------------------
+
+    def test_login_sets_the_user_and_regenerates_the_id(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        name = live_server.cookie_name
+        self._ok(client.get("/put/theme/dark"))
+        before = client.cookies[name]
+        response = self._ok(client.get("/login/ada"))
+        assert response.text == "User set to: ada"
+        assert client.cookies[name] != before
+        assert self._ok(client.get("/whoami")).text == "ada"
+        assert self._ok(client.get("/get")).json() == {"theme": "dark", "user": "ada"}
+
+    def test_session_cookie_attributes_and_cache_headers(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        response = self._ok(client.get("/login/ada"))
+        found = response.set_cookie(live_server.cookie_name)
+        assert found is not None
+        _, attributes = found
+        assert "httponly" in attributes
+        assert attributes.get("samesite", "").lower() == "lax"
+        assert attributes.get("path") == "/"
+        assert "max-age" not in attributes  # a browser-session cookie by default
+        assert any("no-store" in value for value in response.header("Cache-Control"))
+        assert any("cookie" in value.lower() for value in response.header("Vary"))
+
+    def test_new_visitor_has_no_user_and_gets_no_cookie(self, client: HttpClient) -> None:
+        response = self._ok(client.get("/whoami"))
+        assert response.text == ""
+        assert response.header("Set-Cookie") == []
+
+    def test_a_route_that_never_asks_for_the_session_sets_nothing(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        self._ok(client.get("/login/ada"))
+        response = self._ok(client.get("/cookies"))
+        assert response.set_cookie(live_server.cookie_name) is None
+        assert not any("cookie" in value.lower() for value in response.header("Vary"))
+
+    def test_remove_keeps_the_rest_of_the_session(self, client: HttpClient) -> None:
+        self._ok(client.get("/login/ada"))
+        self._ok(client.get("/put/theme/dark"))
+        self._ok(client.get("/remove"))
+        assert self._ok(client.get("/whoami")).text == ""
+        assert self._ok(client.get("/get")).json() == {"theme": "dark"}
+
+    def test_set_if_nil(self, client: HttpClient) -> None:
+        assert self._ok(client.get("/set-if-nil/bob")).text == "bob"
+        assert self._ok(client.get("/set-if-nil/carol")).text == "bob"
+        assert self._ok(client.get("/whoami")).text == "bob"
+
+    def test_logout_ends_the_session_and_expires_the_cookie(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        name = live_server.cookie_name
+        self._ok(client.get("/login/ada"))
+        old = client.cookies[name]
+        response = self._ok(client.get("/logout"))
+        found = response.set_cookie(name)
+        assert found is not None
+        assert found[1].get("max-age") == "0"
+        assert name not in client.cookies
+        assert self._ok(client.get("/whoami")).text == ""
+        if self.server_side:
+            # The record is gone: replaying the old cookie finds nothing.
+            replay = self._ok(client.get("/whoami", cookie=f"{name}={old}"))
+            assert replay.text == ""
+
+    def test_put_and_get(self, client: HttpClient) -> None:
+        self._ok(client.get("/put/colour/blue"))
+        self._ok(client.get("/put/size/10"))
+        assert self._ok(client.get("/get")).json() == {"colour": "blue", "size": "10"}
+
+    def test_counter(self, client: HttpClient) -> None:
+        assert [self._ok(client.get("/counter")).text for _ in range(3)] == ["1", "2", "3"]
+        other = HttpClient(f"http://{client.host}:{client.port}")
+        assert self._ok(other.get("/counter")).text == "1"
+
+    def test_flash_is_shown_once(self, client: HttpClient) -> None:
+        self._ok(client.get("/flash/hello"))
+        assert self._ok(client.get("/show-flash")).text == "hello"
+        assert self._ok(client.get("/show-flash")).text == ""
+
+    def test_plain_cookies(self, client: HttpClient) -> None:
+        response = self._ok(client.get("/cookie/theme/dark"))
+        found = response.set_cookie("theme")
+        assert found is not None
+        value, attributes = found
+        assert value == "dark"
+        assert "httponly" in attributes
+        assert attributes.get("path") == "/"
+        assert attributes.get("max-age") == "3600"
+        assert self._ok(client.get("/cookies")).json().get("theme") == "dark"
+
+    def test_streamed_response_saves_the_session(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        response = self._ok(client.get("/stream"))
+        assert response.body.count(b"\n") >= 3
+        assert response.set_cookie(live_server.cookie_name) is not None
+        assert self._ok(client.get("/get")).json() == {"streamed": True}
+
+    def test_index_page_shows_user_and_flash(self, client: HttpClient) -> None:
+        self._ok(client.get("/login/<ada>"))
+        self._ok(client.get("/flash/welcome"))
+        page = self._ok(client.get("/"))
+        assert "text/html" in page.header("Content-Type")[0]
+        assert html.escape("<ada>") in page.text
+        assert "<ada>" not in page.text
+        assert "welcome" in page.text
+
+    # -- bad input ----------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "garbage",
+            "",
+            "A" * 3000,
+            '"quoted"',
+            "%00%0d%0a",
+            "eyJ1c2VyIjoiYWRtaW4ifQ",
+            "2.AAAA",
+        ],
+    )
+    def test_bad_cookie_is_a_fresh_session(
+        self, client: HttpClient, live_server: LiveServer, value: str
+    ) -> None:
+        response = self._ok(client.get("/whoami", cookie=f"{live_server.cookie_name}={value}"))
+        assert response.text == ""
+
+    def test_tampered_cookie_is_a_fresh_session(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        name = live_server.cookie_name
+        self._ok(client.get("/login/ada"))
+        value = client.cookies[name]
+        flipped = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+        response = self._ok(client.get("/whoami", cookie=f"{name}={flipped}"))
+        assert response.text == ""
+
+    def test_oversized_cookie_header_is_not_an_error(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        header = "; ".join(f"c{i}={'x' * 60}" for i in range(100))
+        response = client.get("/whoami", cookie=f"{header}; {live_server.cookie_name}=zz")
+        # Some servers refuse very large headers outright (431/400); never a 5xx.
+        assert response.status < 500
+        if response.status == 200:
+            assert response.text == ""
+
+    # -- timeouts and concurrency --------------------------------------------
+
+    def test_idle_timeout_redirects(self, client: HttpClient, live_server: LiveServer) -> None:
+        if live_server.clock is None:
+            pytest.skip("the server runs on the real clock; timeouts are checked in-process")
+        self._ok(client.get("/login/ada"))
+        live_server.clock.advance(live_server.idle_timeout)
+        response = client.get("/whoami")
+        assert response.status in REDIRECTS
+        assert response.header("Location") == [live_server.timeout_location] or response.header(
+            "Location"
+        )[0].endswith(live_server.timeout_location)
+        # The ended session's cookie was expired: the next request is not redirected again.
+        landing = self._ok(client.get(live_server.timeout_location))
+        assert landing.status == 200
+        assert self._ok(client.get("/whoami")).text == ""
+
+    def test_concurrent_requests_on_one_session_all_survive(self, client: HttpClient) -> None:
+        if not self.server_side:
+            pytest.skip("cookie storage cannot merge concurrent writes (last response wins)")
+        self._ok(client.get("/login/ada"))
+        cookie = client.cookie_header()
+
+        def put(index: int) -> int:
+            return client.get(f"/put/k{index}/{index}", cookie=cookie, keep_cookies=False).status
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(put, range(16)))
+        assert statuses == [200] * 16
+        data = self._ok(client.get("/get")).json()
+        assert data == {"user": "ada", **{f"k{i}": str(i) for i in range(16)}}
