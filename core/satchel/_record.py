@@ -89,25 +89,31 @@ def _unpackb(blob: bytes) -> Any:
     )
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _check(value: object, depth: int) -> str | None:
-    """Why `value` would not round-trip (string keys, depth), or None."""
-    kind = type(value)
-    if kind is dict:
-        if depth >= MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels"
-        for key, item in value.items():  # type: ignore[attr-defined]
+    """Why `value` would not round-trip (string keys, depth), or None.
+
+    Only containers are visited: leaves were already accepted by the packer,
+    and skipping them keeps this walk cheap on the hot path.
+    """
+    if depth >= MAX_DEPTH:
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if type(value) is dict:
+        for key, item in value.items():
             if type(key) is not str:
                 return f"a nested mapping has a key of type {type(key).__name__}; keys must be str"
-            problem = _check(item, depth + 1)
-            if problem is not None:
-                return problem
-    elif kind is list or kind is tuple:
-        if depth >= MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels"
+            if type(item) in _CONTAINERS:
+                problem = _check(item, depth + 1)
+                if problem is not None:
+                    return problem
+    else:
         for item in value:  # type: ignore[attr-defined]
-            problem = _check(item, depth + 1)
-            if problem is not None:
-                return problem
+            if type(item) in _CONTAINERS:
+                problem = _check(item, depth + 1)
+                if problem is not None:
+                    return problem
     return None
 
 
@@ -121,9 +127,10 @@ def check_map(values: Mapping[str, Any]) -> None:
     for key, value in values.items():
         if type(key) is not str:
             raise UnstorableValue(repr(key), "session keys must be str")
-        problem = _check(value, 1)
-        if problem is not None:
-            raise UnstorableValue(key, problem)
+        if type(value) in _CONTAINERS:
+            problem = _check(value, 1)
+            if problem is not None:
+                raise UnstorableValue(key, problem)
 
 
 def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
@@ -143,7 +150,7 @@ def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
     for key, value in values.items():
         if type(key) is not str:
             raise UnstorableValue(repr(key), "session keys must be str")
-        problem = _check(value, 1)
+        problem = _check(value, 1) if type(value) in _CONTAINERS else None
         if problem is not None:
             raise UnstorableValue(key, problem)
         if not packed:
