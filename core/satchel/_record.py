@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import struct
+import threading
 from collections.abc import Mapping
 from typing import Any, Final, final
 
@@ -69,10 +70,19 @@ def _default(value: object) -> object:
     raise _Unstorable(f"values of type {type(value).__name__} cannot be stored")
 
 
+_local = threading.local()
+
+
 def _packb(value: object) -> bytes:
-    return msgpack.packb(  # type: ignore[no-any-return]
-        value, use_bin_type=True, strict_types=True, datetime=True, default=_default
-    )
+    # One Packer per thread, reused: building one per call costs more than
+    # packing a typical session. A Packer resets its buffer after an error.
+    try:
+        packer = _local.packer
+    except AttributeError:
+        packer = _local.packer = msgpack.Packer(
+            use_bin_type=True, strict_types=True, datetime=True, default=_default
+        )
+    return packer.pack(value)  # type: ignore[no-any-return]
 
 
 def _refuse_ext(code: int, data: bytes) -> object:

@@ -97,7 +97,8 @@ class HttpClient:
         """Drop browser-session cookies, as closing a browser does."""
         self.jar = {k: v for k, v in self.jar.items() if v[1] is not None}
 
-    def _keep(self, headers: tuple[tuple[str, str], ...]) -> None:
+    def receive(self, headers: tuple[tuple[str, str], ...]) -> None:
+        """Keep the cookies a response's headers set (as a browser would)."""
         now = time.time()
         for key, header in headers:
             if key.lower() != "set-cookie":
@@ -148,7 +149,7 @@ class HttpClient:
         finally:
             connection.close()
         if keep_cookies:
-            self._keep(received)
+            self.receive(received)
         return HttpResponse(
             status=response.status,
             headers=received,
