@@ -540,6 +540,20 @@ class Exchange:
 
     # -- finishing ------------------------------------------------------
 
+    def abandon(self) -> None:
+        """End the exchange without saving anything, because the request failed.
+
+        For adapters, when the handler raised an unexpected error: no op is
+        run and no header is produced, and the session raises
+        `ProtocolError` if anything touches it afterwards. Abandoning a
+        finished or failed exchange does nothing.
+        """
+        if self._machine.state in (State.DONE, State.ERROR, State.SAVING):
+            return
+        self._finished = True
+        self._pending = None
+        self._machine.fire(Event.ABANDON)
+
     def finish(self, *, now: float | None = None) -> Op | None:
         """End the request: decide what to store and which cookies to send.
 

@@ -44,6 +44,7 @@ class Event(enum.Enum):
     STORE_MORE = "answered, more ops"
     STORE_DONE = "answered, no more ops"
     STORE_FAILED = "store failure"
+    ABANDON = "abandon (the request failed)"
     MISUSE = "misuse or failed finish"
 
 
@@ -54,16 +55,19 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         _E.OPEN_READY: _S.OPEN,
         _E.OPEN_LOAD: _S.LOADING,
         _E.FINISH_QUIET: _S.DONE,
+        _E.ABANDON: _S.ERROR,
         _E.MISUSE: _S.ERROR,
     },
     _S.LOADING: {
         _E.LOAD_ANSWERED: _S.OPEN,
         _E.STORE_FAILED: _S.ERROR,
+        _E.ABANDON: _S.ERROR,
         _E.MISUSE: _S.ERROR,
     },
     _S.OPEN: {
         _E.FINISH_QUIET: _S.DONE,
         _E.FINISH_STORE: _S.SAVING,
+        _E.ABANDON: _S.ERROR,
         _E.MISUSE: _S.ERROR,
     },
     _S.SAVING: {

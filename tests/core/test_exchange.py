@@ -924,3 +924,25 @@ def test_ops_carry_key_value_ttl_and_revision(clock: ManualClock) -> None:
     assert cookie_value not in save.key
     assert isinstance(store.ops[0], Save)
     assert isinstance(Delete(key="k"), Delete)
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_abandon_saves_nothing_and_later_use_is_loud(
+    storage: StorageKind, clock: ManualClock
+) -> None:
+    protocol, browser = make(storage, clock)
+    browser.request(put("user", "ada"))
+    exchange = protocol.begin(browser.cookie_header(), now=clock())
+    exchange.open()
+    run_ops(exchange, browser.store)  # type: ignore[arg-type]
+    session = exchange.session
+    session["user"] = "mallory"
+    exchange.abandon()
+    assert exchange.state is State.ERROR
+    assert exchange.next_op() is None
+    with pytest.raises(ProtocolError):
+        session["user"] = "eve"
+    with pytest.raises(ProtocolError):
+        exchange.finish()
+    exchange.abandon()  # harmless once failed
+    assert browser.request(get("user")).value == "ada"
