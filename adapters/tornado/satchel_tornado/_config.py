@@ -1,0 +1,173 @@
+"""The adapter's configuration, built once and kept in the Application settings."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final, TypeAlias, final
+
+import tornado.web
+
+from satchel import AsyncStore, ConfigurationError, Session, SessionProtocol, Settings, StoreError
+
+if TYPE_CHECKING:
+    from ._handler import SessionMixin
+
+__all__ = [
+    "SETTINGS_KEY",
+    "SessionConfig",
+    "StoreErrorHook",
+    "TimeoutHook",
+]
+
+SETTINGS_KEY: Final = "satchel"
+"""The `tornado.web.Application` setting that holds the `SessionConfig`:
+``Application(routes, satchel=SessionConfig(...))``."""
+
+TimeoutHook: TypeAlias = Callable[["SessionMixin", Session], Awaitable[None] | None]
+"""``on_timeout(handler, session)``: answers a request whose session timed out.
+
+`session` is the fresh session that replaces the ended one (write to it to,
+say, flash a message). The hook writes, redirects or finishes the response;
+the handler that asked for its session does not run further."""
+
+StoreErrorHook: TypeAlias = Callable[["SessionMixin", StoreError], Awaitable[None] | None]
+"""``on_store_error(handler, error)``: answers a request whose store failed.
+
+The response has been cleared; the hook writes it (a status, a page, a
+redirect). The session is unusable for the rest of the request."""
+
+# Control characters would make Tornado refuse the Location header at the
+# first timeout; refuse them at start-up instead.
+_UNSAFE_LOCATION = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_hook(name: str, hook: object) -> None:
+    if hook is not None and not callable(hook):
+        raise ConfigurationError(f"{name}: must be a callable or None, got {type(hook).__name__}")
+
+
+@final
+class SessionConfig:
+    """How every `SessionMixin` handler of one Application gets its session.
+
+    Build it once at start-up and put it in the Application settings under
+    ``"satchel"`` (`SETTINGS_KEY`)::
+
+        app = tornado.web.Application(routes, satchel=SessionConfig(settings, store=store))
+
+    Args:
+        settings: the session settings (keyring, cookie attributes, timeouts).
+        store: an asynchronous store (its ``execute`` is a coroutine function),
+            such as `satchel.AsyncMemoryStore` or `satchel.AsyncSQLiteStore`,
+            for server-side sessions; ``None`` keeps the whole session sealed
+            in the cookie.
+        clock: returns the current time in POSIX seconds; sessions are timed
+            on it (a `satchel.testing.ManualClock` in tests).
+        on_timeout: answers a request whose session ended by idle or absolute
+            timeout (see `TimeoutHook`); by default a 302 redirect to
+            `timeout_location`.
+        timeout_location: where the default `on_timeout` redirects.
+        on_store_error: answers a request whose store failed (see
+            `StoreErrorHook`); by default a 503 with a short plain-text body
+            and no ``Set-Cookie``. The failure is logged either way.
+        sweep_interval: seconds between sweeps of expired records, for stores
+            that have ``sweep(now)`` (see `start_sweeper`); ``None`` never sweeps.
+
+    Raises:
+        ConfigurationError: a setting is invalid; the message names it.
+
+    """
+
+    __slots__ = (
+        "clock",
+        "on_store_error",
+        "on_timeout",
+        "protocol",
+        "settings",
+        "store",
+        "sweep_interval",
+        "timeout_location",
+    )
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: AsyncStore | None = None,
+        clock: Callable[[], float] = time.time,
+        on_timeout: TimeoutHook | None = None,
+        timeout_location: str = "/",
+        on_store_error: StoreErrorHook | None = None,
+        sweep_interval: float | None = 60.0,
+    ) -> None:
+        if not isinstance(settings, Settings):
+            raise ConfigurationError(
+                f"settings: expected a satchel.Settings, got {type(settings).__name__}"
+            )
+        if store is not None and not inspect.iscoroutinefunction(getattr(store, "execute", None)):
+            raise ConfigurationError(
+                "store: the Tornado adapter needs an asynchronous store, whose execute() "
+                "is a coroutine function (AsyncMemoryStore, AsyncSQLiteStore, ...), "
+                f"got {type(store).__name__}"
+            )
+        if not callable(clock):
+            raise ConfigurationError(f"clock: must be callable, got {type(clock).__name__}")
+        _check_hook("on_timeout", on_timeout)
+        _check_hook("on_store_error", on_store_error)
+        if (
+            not isinstance(timeout_location, str)
+            or not timeout_location
+            or _UNSAFE_LOCATION.search(timeout_location)
+        ):
+            raise ConfigurationError(
+                "timeout_location: must be a non-empty URL without control characters, "
+                f"got {timeout_location!r}"
+            )
+        if sweep_interval is not None and (
+            isinstance(sweep_interval, bool)
+            or not isinstance(sweep_interval, int | float)
+            or not math.isfinite(sweep_interval)
+            or sweep_interval <= 0
+        ):
+            raise ConfigurationError(
+                f"sweep_interval: must be a positive number of seconds or None, "
+                f"got {sweep_interval!r}"
+            )
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.on_timeout = on_timeout
+        self.timeout_location = timeout_location
+        self.on_store_error = on_store_error
+        self.sweep_interval = None if sweep_interval is None else float(sweep_interval)
+        # Built once: it validates and precomputes the cookie attributes and keys.
+        self.protocol = SessionProtocol(settings, storage="cookie" if store is None else "server")
+
+    def __repr__(self) -> str:
+        return (
+            f"<SessionConfig storage={self.protocol.storage!r} store={self.store!r} "
+            f"sweep_interval={self.sweep_interval!r}>"
+        )
+
+
+def config_of(source: tornado.web.Application | SessionConfig) -> SessionConfig:
+    """The `SessionConfig` of an Application (or the config itself).
+
+    Raises:
+        ConfigurationError: the Application has no ``satchel`` setting.
+
+    """
+    if isinstance(source, SessionConfig):
+        return source
+    settings = getattr(source, "settings", None)
+    config = settings.get(SETTINGS_KEY) if isinstance(settings, dict) else None
+    if not isinstance(config, SessionConfig):
+        raise ConfigurationError(
+            f"{SETTINGS_KEY}: the Application has no session configuration; build it with "
+            f"tornado.web.Application(routes, {SETTINGS_KEY}=satchel_tornado.SessionConfig(...))"
+        )
+    return config

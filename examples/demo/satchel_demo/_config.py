@@ -1,0 +1,80 @@
+"""What every framework's demo app is built from."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from satchel import Settings, StorageKind
+
+__all__ = ["DemoConfig", "Framework", "StoreName", "make_store"]
+
+Framework = Literal["aiohttp", "tornado", "wsgi"]
+StoreName = Literal["memory", "sqlite", "cookie", "redis", "postgres"]
+
+
+@attrs.frozen(kw_only=True)
+class DemoConfig:
+    """One demo server: settings, store and clock.
+
+    Attributes:
+        settings: the session settings.
+        store: the store (async for aiohttp and Tornado, sync for WSGI), or
+            ``None`` for cookie storage.
+        clock: the clock sessions run on (a `ManualClock` in tests).
+        host: the address to listen on.
+        port: the port to listen on (0 picks a free one).
+        timeout_location: where a timed-out session is redirected.
+        sweep_interval: seconds between sweeps of stores that need them.
+    """
+
+    settings: Settings
+    store: Any = None
+    clock: Callable[[], float] = time.time
+    host: str = "127.0.0.1"
+    port: int = 8080
+    timeout_location: str = "/"
+    sweep_interval: float = 60.0
+
+    @property
+    def storage(self) -> StorageKind:
+        """``"server"`` when a store is configured, else ``"cookie"``."""
+        return "cookie" if self.store is None else "server"
+
+
+def make_store(
+    name: StoreName,
+    *,
+    asynchronous: bool,
+    sqlite_path: str | Path = "satchel-demo.sqlite3",
+    redis_url: str = "redis://127.0.0.1:6379/0",
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+) -> Any:
+    """Build the named store in the sync or async flavour (``None`` for cookie)."""
+    if name == "cookie":
+        return None
+    if name == "memory":
+        from satchel import AsyncMemoryStore, MemoryStore
+
+        return AsyncMemoryStore() if asynchronous else MemoryStore()
+    if name == "sqlite":
+        from satchel import AsyncSQLiteStore, SQLiteStore
+
+        return AsyncSQLiteStore(sqlite_path) if asynchronous else SQLiteStore(sqlite_path)
+    if name == "redis":
+        from satchel_redis import AsyncRedisStore, RedisStore
+
+        if asynchronous:
+            return AsyncRedisStore.from_url(redis_url)
+        return RedisStore.from_url(redis_url)
+    if name == "postgres":
+        from satchel_postgres import AsyncPostgresStore, PostgresStore
+
+        if asynchronous:
+            return AsyncPostgresStore.from_dsn(postgres_dsn, create_schema=True)
+        return PostgresStore.from_dsn(postgres_dsn, create_schema=True)
+    raise ValueError(f"unknown store {name!r}")

@@ -1,0 +1,50 @@
+"""The adapter conformance suite, over real HTTP against the Tornado demo app."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from satchel import AsyncMemoryStore, AsyncSQLiteStore
+from satchel.testing import AdapterConformance, LiveServer, ManualClock
+from satchel_demo import DemoConfig
+from satchel_demo._tornado import run
+
+from ._live import adapter_settings, serving
+
+IDLE = 60
+
+
+def _live(store: Any) -> Iterator[LiveServer]:
+    clock = ManualClock(time.time())
+    config = DemoConfig(settings=adapter_settings(), store=store, clock=clock, port=0)
+    with serving(lambda stop, ready: run(config, stop, ready=ready)) as url:
+        yield LiveServer(base_url=url, clock=clock, idle_timeout=IDLE)
+
+
+class TestMemoryStore(AdapterConformance):
+    server_side = True
+
+    @pytest.fixture
+    def live_server(self) -> Iterator[LiveServer]:
+        yield from _live(AsyncMemoryStore())
+
+
+class TestCookieStorage(AdapterConformance):
+    server_side = False
+
+    @pytest.fixture
+    def live_server(self) -> Iterator[LiveServer]:
+        yield from _live(None)
+
+
+class TestSQLiteStore(AdapterConformance):
+    server_side = True
+
+    @pytest.fixture
+    def live_server(self, tmp_path: Path) -> Iterator[LiveServer]:
+        yield from _live(AsyncSQLiteStore(tmp_path / "sessions.sqlite3"))
