@@ -35,8 +35,15 @@ __all__ = [
 class Load:
     """Fetch the record stored under `key`.
 
-    A store answers `Loaded` or `Missing`. A record whose expiry is at or
-    before `now` must be answered `Missing`, even if it has not been swept.
+    A store answers `Loaded` or `Missing`. A store that sweeps must answer
+    `Missing` for a record whose expiry is at or before `now`, even if it has
+    not been swept yet; a store with native expiry (Redis) answers `Missing`
+    once its server has dropped the record and may ignore `now`.
+
+    Data the driver cannot read (a value in a foreign format, say) is answered
+    `Loaded` with those bytes (or with ``b""``), never `Missing`: the exchange
+    then starts a fresh session under a new ID and deletes the bad record,
+    instead of leaving it behind.
 
     Attributes:
         key: the store key (a namespaced hash of the session ID, never the ID).
@@ -63,7 +70,8 @@ class Save:
     Attributes:
         key: the store key.
         value: the packed record, opaque bytes.
-        ttl: seconds until the record expires (for stores with native expiry).
+        ttl: seconds until the record expires (for stores with native expiry);
+            always finite and greater than zero.
         expires_at: the same expiry as an absolute time on the injected clock
             (for stores that sweep).
         expected_revision: the revision this request loaded, or ``None`` to create.

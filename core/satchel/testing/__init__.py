@@ -15,7 +15,7 @@ from __future__ import annotations
 from ._adapter_conformance import AdapterConformance, LiveServer
 from ._browser import Browser, Response, parse_set_cookie
 from ._clock import ManualClock
-from ._conformance import AsyncStoreConformance, StoreConformance
+from ._conformance import AsyncStoreConformance, RunCoroutine, StoreConformance
 from ._http import HttpClient, HttpResponse
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "LiveServer",
     "ManualClock",
     "Response",
+    "RunCoroutine",
     "StoreConformance",
     "parse_set_cookie",
 ]

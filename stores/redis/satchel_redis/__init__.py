@@ -1,0 +1,12 @@
+"""satchel-redis: the Redis store driver for satchel.
+
+`RedisStore` (synchronous) and `AsyncRedisStore` (asyncio) execute the core's
+`Load`, `Save` and `Delete` operations against a redis-py client: one server,
+a Sentinel-managed primary, or a Redis Cluster.
+"""
+
+from __future__ import annotations
+
+from ._store import DEFAULT_PREFIX, DEFAULT_TIMEOUT, AsyncRedisStore, RedisStore
+
+__all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT", "AsyncRedisStore", "RedisStore"]
