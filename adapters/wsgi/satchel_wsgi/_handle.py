@@ -1,0 +1,228 @@
+"""The per-request handle the middleware puts in the WSGI environ."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Final, final
+
+from satchel import (
+    ConfigurationError,
+    EndedReason,
+    Exchange,
+    SatchelError,
+    Session,
+    State,
+    Store,
+    StoreError,
+    run_ops,
+)
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIEnvironment
+
+__all__ = ["DEFAULT_ENVIRON_KEY", "SessionHandle", "SessionTimedOut", "get_handle", "get_session"]
+
+DEFAULT_ENVIRON_KEY: Final = "satchel.handle"
+"""The environ key the middleware puts each request's `SessionHandle` under.
+
+Dotted, as PEP 3333 asks of extension keys (an undotted key is taken for a
+CGI variable, which must be a string)."""
+
+logger = logging.getLogger("satchel.wsgi")
+
+
+class SessionTimedOut(SatchelError):
+    """Raised by `SessionHandle.session` when the session the request presented
+    ended by its idle or absolute timeout.
+
+    The middleware answers such a request with its timeout response (a
+    redirect by default) whatever the application does next, so there is no
+    need to catch it. Frameworks that log every exception a view raises can
+    be told to ignore it.
+
+    Attributes:
+        reason: ``"idle"`` or ``"absolute"``.
+
+    """
+
+    def __init__(self, reason: EndedReason) -> None:
+        super().__init__(f"the session ended by its {reason} timeout")
+        self.reason: EndedReason = reason
+
+
+@final
+class SessionHandle:
+    """One request's access to its session and cookies.
+
+    The middleware puts one in ``environ["satchel.handle"]`` (see `environ_key`)
+    for every request. Reading `session` is what opens the session: a request
+    that never reads it costs no store operation and gets no session cookie.
+    Reading and writing application cookies never opens the session.
+    """
+
+    __slots__ = (
+        "_ended_reason",
+        "_exchange",
+        "_store",
+        "_store_error",
+        "_timed_out",
+        "_timeout_answered",
+    )
+
+    def __init__(self, exchange: Exchange, store: Store | None) -> None:
+        self._exchange = exchange
+        self._store = store
+        self._ended_reason: EndedReason | None = None
+        self._timed_out: EndedReason | None = None
+        # Set while the timeout response runs: its hook gets the fresh session.
+        self._timeout_answered = False
+        self._store_error: StoreError | None = None
+
+    def __repr__(self) -> str:
+        return f"<SessionHandle state={self._exchange.state.name}>"
+
+    # --8<-- [start:open]
+    @property
+    def session(self) -> Session:
+        """The request's session, opened (and loaded) on first use.
+
+        Raises:
+            SessionTimedOut: the session the request presented ended by a
+                timeout; the middleware answers with its timeout response.
+            satchel.StoreError: the store failed while loading; the middleware
+                answers with its store-error response (503 by default).
+            satchel.ProtocolError: the response has started (the application
+                called ``start_response``), so the session is closed.
+
+        """
+        if self._store_error is not None:
+            raise self._store_error
+        if self._timed_out is not None and not self._timeout_answered:
+            raise SessionTimedOut(self._timed_out)
+        exchange = self._exchange
+        if exchange.state is State.IDLE:
+            exchange.open()
+            if self._store is not None:
+                try:
+                    run_ops(exchange, self._store)  # the Load, if the cookie names a session
+                except StoreError as error:
+                    self._store_failed(error)
+                    raise
+            self._ended_reason = exchange.session.ended_reason
+            if self._ended_reason in ("idle", "absolute"):
+                self._timed_out = self._ended_reason
+                raise SessionTimedOut(self._ended_reason)
+        # Raises ProtocolError once the exchange has finished.
+        return exchange.session
+        # --8<-- [end:open]
+
+    def _store_failed(self, error: StoreError) -> None:
+        if self._store_error is None:
+            self._store_error = error
+            # The type and message only: a driver's message never holds a
+            # session ID or a cookie value, and neither must this log.
+            logger.error("session store failed: %s: %s", type(error).__name__, error)
+
+    @property
+    def ended_reason(self) -> EndedReason | None:
+        """Why the session the request presented had ended, once `session`
+        was read: ``"idle"``, ``"absolute"``, ``"invalid"`` or ``None``.
+        """
+        return self._ended_reason
+
+    @property
+    def store_error(self) -> StoreError | None:
+        """The store failure this request met, if any (for an
+        ``on_store_error`` hook).
+        """
+        return self._store_error
+
+    # --8<-- [start:cookies]
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        """Every well-formed cookie of the request, name → raw value.
+
+        Reading them does not open the session.
+        """
+        return self._exchange.request_cookies
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str,
+        *,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: str | None = "lax",
+        partitioned: bool = False,
+        max_age: float | None = None,
+        expires: float | datetime | None = None,
+    ) -> None:
+        """Add a ``Set-Cookie`` for an application cookie to the response.
+
+        The cookie is validated now and rendered by the core; a name, value or
+        attribute that could inject into the header raises
+        `satchel.CookieError`. Call it before ``start_response``.
+        """
+        self._exchange.set_cookie(
+            name,
+            value,
+            path=path,
+            domain=domain,
+            secure=secure,
+            http_only=http_only,
+            same_site=same_site,
+            partitioned=partitioned,
+            max_age=max_age,
+            expires=expires,
+        )
+
+    def delete_cookie(
+        self,
+        name: str,
+        *,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = True,
+        http_only: bool = True,
+        same_site: str | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Expire an application cookie; pass the Path and Domain it was set with."""
+        self._exchange.delete_cookie(
+            name,
+            path=path,
+            domain=domain,
+            secure=secure,
+            http_only=http_only,
+            same_site=same_site,
+            partitioned=partitioned,
+        )
+
+    # --8<-- [end:cookies]
+
+
+def get_handle(environ: WSGIEnvironment, key: str = DEFAULT_ENVIRON_KEY) -> SessionHandle:
+    """The request's `SessionHandle`, from ``environ[key]``.
+
+    Raises:
+        satchel.ConfigurationError: the application is not wrapped in
+            `SessionMiddleware` (or it uses another `environ_key`).
+
+    """
+    handle = environ.get(key)
+    if not isinstance(handle, SessionHandle):
+        raise ConfigurationError(
+            f"environ_key: environ[{key!r}] holds no satchel session handle; wrap the "
+            "application in satchel_wsgi.SessionMiddleware (with the same environ_key)"
+        )
+    return handle
+
+
+def get_session(environ: WSGIEnvironment, key: str = DEFAULT_ENVIRON_KEY) -> Session:
+    """The request's session: ``get_handle(environ, key).session``."""
+    return get_handle(environ, key).session

@@ -1,0 +1,443 @@
+"""`SessionMiddleware`: satchel sessions for any WSGI application.
+
+Per request the middleware begins an exchange, puts a `SessionHandle` in the
+environ, and wraps ``start_response``: when the application starts its
+response, the exchange is finished and its store operations run, so the
+session headers are added before anything is sent (PEP 3333 servers send
+headers only with the first body chunk). A timeout or a store failure
+replaces the application's response with the middleware's own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, cast, final
+
+from satchel import (
+    ConfigurationError,
+    SatchelError,
+    SessionProtocol,
+    Settings,
+    Store,
+    StoreError,
+    run_ops,
+)
+
+from ._handle import DEFAULT_ENVIRON_KEY, SessionHandle
+from ._sweep import Sweeper
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from _typeshed import OptExcInfo
+
+__all__ = ["SessionMiddleware"]
+
+logger = logging.getLogger("satchel.wsgi")
+
+_Headers = tuple[tuple[str, str], ...]
+_Write = Callable[[bytes], object]
+
+_TEXT = "text/plain; charset=utf-8"
+_TIMEOUT_BODY = b"Your session has timed out.\n"
+_STORE_ERROR_BODY = b"Service unavailable: sessions cannot be loaded or saved right now.\n"
+
+
+def _discard(data: bytes) -> None:
+    """The ``write`` handed to an application whose response was replaced."""
+
+
+def _check_store(store: object) -> Store | None:
+    if store is None:
+        return None
+    execute = getattr(store, "execute", None)
+    if not callable(execute):
+        raise ConfigurationError(
+            "store: expected a satchel store with an execute(op) method, "
+            f"got {type(store).__name__}"
+        )
+    if inspect.iscoroutinefunction(execute):
+        raise ConfigurationError(
+            f"store: {type(store).__name__} is asynchronous; WSGI needs the synchronous flavour "
+            "(for example MemoryStore rather than AsyncMemoryStore)"
+        )
+    return cast(Store, store)
+
+
+def _check_location(location: object) -> str:
+    if (
+        not isinstance(location, str)
+        or not location
+        or any(ord(char) < 0x21 or ord(char) == 0x7F for char in location)
+    ):
+        raise ConfigurationError(
+            "timeout_location: must be a non-empty URL without spaces or control "
+            f"characters, got {location!r}"
+        )
+    return location
+
+
+def _check_interval(interval: object) -> float | None:
+    if interval is None:
+        return None
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not math.isfinite(interval)
+        or interval <= 0
+    ):
+        raise ConfigurationError(
+            f"sweep_interval: must be a positive number of seconds or None, got {interval!r}"
+        )
+    return float(interval)
+
+
+def _check_callable(name: str, value: object, *, optional: bool = False) -> None:
+    if (value is None and optional) or callable(value):
+        return
+    raise ConfigurationError(f"{name}: must be callable, got {type(value).__name__}")
+
+
+def _service_unavailable(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """The default store-error response: 503, plain text, no session headers."""
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", _TEXT),
+            ("Content-Length", str(len(_STORE_ERROR_BODY))),
+            ("Cache-Control", "no-store"),
+        ],
+    )
+    return [_STORE_ERROR_BODY]
+
+
+@final
+class SessionMiddleware:
+    """WSGI middleware that gives every request a lazily opened session.
+
+    Wrap any WSGI application (plain, Flask's ``app.wsgi_app``, Bottle, ...);
+    the session is in ``environ["satchel.handle"].session`` (or `get_session`).
+    The arguments are kept in attributes of the same names (the settings and
+    the storage kind in `protocol`, the `SessionProtocol` built once here).
+
+    Args:
+        app: the WSGI application to wrap.
+        settings: the session settings.
+        store: a synchronous store (`satchel.MemoryStore`,
+            `satchel.SQLiteStore`, a driver's sync flavour) for server-side
+            sessions, or ``None`` to keep the whole session sealed in the
+            cookie.
+        clock: the clock sessions run on, POSIX seconds.
+        on_timeout: a WSGI application that answers a request whose session
+            ended by its idle or absolute timeout, instead of the wrapped
+            application; by default a 302 redirect to `timeout_location`.
+            The session headers (which expire the ended session's cookie) are
+            added to whatever it answers.
+        timeout_location: where the default timeout response redirects.
+        on_store_error: a WSGI application that answers a request whose store
+            operations failed; by default 503 with a short plain-text body.
+            No session header is added to it. The failure is logged either way.
+        sweep_interval: seconds between sweeps of expired records, for stores
+            that have ``sweep(now)`` (memory, SQLite, PostgreSQL); ``None``
+            turns the sweep off. The sweep runs on a daemon thread started by
+            the first request; `close` stops it.
+        environ_key: the environ key each request's `SessionHandle` is put under.
+
+    Raises:
+        satchel.ConfigurationError: an argument is invalid; the message names it.
+
+    """
+
+    # --8<-- [start:setup]
+    def __init__(
+        self,
+        app: WSGIApplication,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        clock: Callable[[], float] = time.time,
+        on_timeout: WSGIApplication | None = None,
+        timeout_location: str = "/",
+        on_store_error: WSGIApplication | None = None,
+        sweep_interval: float | None = 60.0,
+        environ_key: str = DEFAULT_ENVIRON_KEY,
+    ) -> None:
+        _check_callable("app", app)
+        if not isinstance(settings, Settings):
+            raise ConfigurationError(
+                f"settings: expected a satchel.Settings, got {type(settings).__name__}"
+            )
+        _check_callable("clock", clock)
+        _check_callable("on_timeout", on_timeout, optional=True)
+        _check_callable("on_store_error", on_store_error, optional=True)
+        if not isinstance(environ_key, str) or not environ_key:
+            raise ConfigurationError(f"environ_key: must be a non-empty str, got {environ_key!r}")
+        self.app = app
+        self.store = _check_store(store)
+        # One protocol for the middleware's lifetime: it precomputes keys and attributes.
+        self.protocol = SessionProtocol(
+            settings, storage="cookie" if self.store is None else "server"
+        )
+        self.clock = clock
+        self.timeout_location = _check_location(timeout_location)
+        self.on_timeout: WSGIApplication = on_timeout or self._redirect
+        self.on_store_error: WSGIApplication = on_store_error or _service_unavailable
+        self.environ_key = environ_key
+        interval = _check_interval(sweep_interval)
+        sweep = getattr(self.store, "sweep", None)
+        self._sweeper: Sweeper | None = None
+        if interval is not None and callable(sweep) and not inspect.iscoroutinefunction(sweep):
+            self._sweeper = Sweeper(sweep, clock, interval)
+        # --8<-- [end:setup]
+
+    def __repr__(self) -> str:
+        return f"<SessionMiddleware {self.protocol!r} store={self.store!r}>"
+
+    @property
+    def settings(self) -> Settings:
+        """The session settings."""
+        return self.protocol.settings
+
+    @property
+    def sweeping(self) -> bool:
+        """True while this process's sweep thread runs."""
+        return self._sweeper is not None and self._sweeper.running
+
+    # --8<-- [start:call]
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Serve one request (the WSGI application interface)."""
+        if self._sweeper is not None:
+            self._sweeper.ensure_running()
+        # The Cookie header as the server joined it; nothing is parsed until
+        # someone reads a cookie or the session. Servers join repeated Cookie
+        # headers with ", " (a comma is never part of a valid cookie), so the
+        # joined value is split back into the headers it came from.
+        header = environ.get("HTTP_COOKIE")
+        exchange = self.protocol.begin(
+            header.split(",") if header and "," in header else header, now=self.clock()
+        )
+        call = _Call(self, environ, start_response, SessionHandle(exchange, self.store))
+        environ[self.environ_key] = call.handle
+        try:
+            body = self.app(environ, call.start_response)
+        except Exception:
+            replacement = call.replacement_body()
+            if replacement is None:
+                raise
+            return _Body(call, replacement)
+        return _Body(call, body)
+
+    # --8<-- [end:call]
+
+    def close(self) -> None:
+        """Stop the sweep thread (if any) and wait for it; requests still work.
+
+        Call it when the server shuts down. The store is not closed: it
+        belongs to the caller.
+        """
+        if self._sweeper is not None:
+            self._sweeper.stop()
+
+    def _redirect(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+        """The default timeout response: 302 to `timeout_location`."""
+        start_response(
+            "302 Found",
+            [
+                ("Location", self.timeout_location),
+                ("Content-Type", _TEXT),
+                ("Content-Length", str(len(_TIMEOUT_BODY))),
+            ],
+        )
+        return [_TIMEOUT_BODY]
+
+
+@final
+class _Call:
+    """One request in flight: the handle, the real ``start_response``, and
+    the response that replaced the application's, if any.
+    """
+
+    __slots__ = (
+        "_session_headers",
+        "_start_response",
+        "environ",
+        "handle",
+        "middleware",
+        "replacement",
+    )
+
+    def __init__(
+        self,
+        middleware: SessionMiddleware,
+        environ: WSGIEnvironment,
+        start_response: StartResponse,
+        handle: SessionHandle,
+    ) -> None:
+        self.middleware = middleware
+        self.environ = environ
+        self._start_response = start_response
+        self.handle = handle
+        # Set once the exchange has finished: the headers every later
+        # start_response call (an error page with exc_info) must carry too.
+        self._session_headers: _Headers | None = None
+        self.replacement: Iterable[bytes] | None = None
+
+    # --8<-- [start:start-response]
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+    ) -> _Write:
+        """The ``start_response`` the application is given."""
+        if self.replacement_body() is not None:
+            return _discard  # the middleware answers instead; the application's output is dropped
+        return self._start_with_session(status, headers, exc_info)
+
+    def _start_with_session(
+        self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
+    ) -> _Write:
+        """Finish the exchange (the first time), then start the response with
+        the session headers added: every call, since an application may start
+        an error page with `exc_info` after its first try.
+        """
+        if self._session_headers is None:
+            try:
+                self._session_headers = self._finish()
+            except StoreError as error:
+                self.handle._store_failed(error)
+                self._answer_store_error()
+                return _discard
+            except SatchelError as error:
+                # SessionTooLarge, UnstorableValue, SessionConflict: the
+                # application's fault. Raised on, so the application or the
+                # server answers 500; later calls carry no session headers.
+                logger.error("session could not be saved: %s: %s", type(error).__name__, error)
+                self._session_headers = ()
+                raise
+        return self._start_response(status, [*headers, *self._session_headers], exc_info)
+
+    # --8<-- [end:start-response]
+
+    # --8<-- [start:finish]
+    def _finish(self) -> _Headers:
+        """Finish the exchange exactly once and run its Save/Delete ops."""
+        exchange = self.handle._exchange
+        exchange.finish()
+        if self.middleware.store is not None:
+            run_ops(exchange, self.middleware.store)
+        outcome = exchange.outcome
+        if outcome.conflicts_retried:
+            logger.debug(
+                "session save retried %d time(s) after conflicts", outcome.conflicts_retried
+            )
+        if outcome.discarded_by_logout:
+            logger.info("session changes discarded: a concurrent request ended the session")
+        return outcome.headers
+
+    # --8<-- [end:finish]
+
+    # --8<-- [start:replace]
+    def replacement_body(self) -> Iterable[bytes] | None:
+        """The body that answers instead of the application's, if the request
+        met a timeout or a store failure; the first call starts that response.
+        """
+        handle = self.handle
+        if self.replacement is not None:
+            return self.replacement
+        if handle._store_error is not None:
+            return self._answer_store_error()
+        if handle._timed_out is None or handle._timeout_answered:
+            return None
+        # The hook may use the fresh session (to flash a message, say); the
+        # exchange finishes when it starts its response, which so carries the
+        # header that expires the ended session's cookie: no redirect loop.
+        handle._timeout_answered = True
+        return self._settle(self.middleware.on_timeout(self.environ, self._start_with_session))
+
+    def _settle(self, body: Iterable[bytes]) -> Iterable[bytes]:
+        """Make the timeout response's `body` the replacement, unless the store
+        failed as that response started: then the store-error answer stands.
+        """
+        if self.replacement is not None:
+            _close_all([body])
+            return self.replacement
+        self.replacement = body
+        return body
+
+    def _answer_store_error(self) -> Iterable[bytes]:
+        self._session_headers = ()
+        self.replacement = self.middleware.on_store_error(self.environ, self._start_response)
+        return self.replacement
+
+    # --8<-- [end:replace]
+
+
+@final
+class _Body:
+    """The iterable the server gets: the application's body, or the
+    replacement response when the request met a timeout or a store failure
+    (which a generator application may only reveal once it is iterated).
+    """
+
+    __slots__ = ("_call", "_closables", "_iterable", "_iterator")
+
+    def __init__(self, call: _Call, iterable: Iterable[bytes]) -> None:
+        self._call = call
+        self._iterable = iterable
+        self._iterator: Iterator[bytes] | None = None
+        self._closables: list[Iterable[bytes]] = [iterable]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    # --8<-- [start:body]
+    def __next__(self) -> bytes:
+        call = self._call
+        while True:
+            if self._replaced():
+                # Replaced while the application ran: what it yields is dropped.
+                assert call.replacement is not None
+                self._iterable, self._iterator = call.replacement, None
+                self._closables.append(call.replacement)
+            try:
+                if self._iterator is None:
+                    self._iterator = iter(self._iterable)
+                chunk = next(self._iterator)
+            except Exception:  # StopIteration too: an application may end without answering
+                if self._replaced():
+                    continue  # the failure belongs to a response already replaced
+                if self._iterable is call.replacement or call.replacement_body() is None:
+                    raise
+                continue
+            if not self._replaced():
+                return chunk
+
+    def _replaced(self) -> bool:
+        """True if a replacement response took over from the body being served."""
+        replacement = self._call.replacement
+        return replacement is not None and replacement is not self._iterable
+
+    # --8<-- [end:body]
+
+    def close(self) -> None:
+        """Close every iterable this response used (PEP 3333)."""
+        _close_all(self._closables)
+
+
+def _close_all(iterables: list[Iterable[bytes]]) -> None:
+    """Call ``close()`` on each iterable that has one; if any fails, the rest
+    are still closed and the first failure is raised.
+    """
+    failure: BaseException | None = None
+    for iterable in iterables:
+        close: Any = getattr(iterable, "close", None)
+        if close is None:
+            continue
+        try:
+            close()
+        except BaseException as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
