@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Final, Literal, NamedTuple, TypeAlias, final
 
 from . import _cookies
@@ -198,6 +199,7 @@ class Exchange:
     # Per-request state. Most requests touch few of these, so they start as
     # class-level defaults and only the ones that change are set per instance.
     _pairs: list[tuple[str, str]] | None = None
+    _cookie_map: Mapping[str, str] | None = None
     _session: Session | None = None
     _finished = False
     _pending: Op | None = None
@@ -243,10 +245,12 @@ class Exchange:
         """Every well-formed cookie of the request, name → value (the first
         of duplicated names wins). Values are opaque: not decoded.
         """
-        result: dict[str, str] = {}
-        for name, value in self._request_pairs():
-            result.setdefault(name, value)
-        return result
+        if self._cookie_map is None:
+            result: dict[str, str] = {}
+            for name, value in self._request_pairs():
+                result.setdefault(name, value)
+            self._cookie_map = MappingProxyType(result)
+        return self._cookie_map
 
     def _request_pairs(self) -> list[tuple[str, str]]:
         if self._pairs is None:

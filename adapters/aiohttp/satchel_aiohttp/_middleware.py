@@ -1,0 +1,377 @@
+"""The per-request part: the middleware, the prepare hook and the accessors.
+
+Per request the middleware begins an exchange (no I/O) and parks it on the
+request. `get_session` opens it and runs the `Load`, if any, the first time
+the handler asks. The exchange is finished exactly once, before the headers
+are sent:
+
+- by the middleware, for a response the handler returns or an HTTP exception
+  it raises, while a store failure can still turn the answer into a 503;
+- by the ``on_response_prepare`` signal, for a response the handler prepares
+  itself (a `StreamResponse` or a `WebSocketResponse`), because its headers
+  leave as soon as ``prepare()`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeAlias, cast, final
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from satchel import (
+    AsyncStore,
+    Exchange,
+    ProtocolError,
+    Session,
+    SessionConflict,
+    SessionProtocol,
+    SessionTooLarge,
+    State,
+    StoreError,
+    UnstorableValue,
+    arun_ops,
+)
+
+__all__ = [
+    "LOGGER",
+    "Adapter",
+    "StoreErrorHook",
+    "TimeoutHook",
+    "delete_cookie",
+    "get_session",
+    "make_middleware",
+    "on_response_prepare",
+    "request_cookies",
+    "set_cookie",
+]
+
+LOGGER = logging.getLogger("satchel.aiohttp")
+
+TimeoutHook: TypeAlias = Callable[[web.Request, Session], Awaitable[None]]
+"""``async def on_timeout(request, session) -> None``: called by `get_session`
+when the session the request presented ended by idle or absolute timeout
+(``session.ended_reason``). Raise an aiohttp HTTP exception (such as
+``HTTPFound``) to answer with it; return to let the handler carry on with the
+new, empty `session`."""
+
+StoreErrorHook: TypeAlias = Callable[[web.Request, StoreError], Awaitable[web.StreamResponse]]
+"""``async def on_store_error(request, error) -> StreamResponse``: the response
+to send when the session store failed. The error is already logged; no
+session header is added to what the hook returns."""
+
+# Errors of the application's session contents, found when finishing.
+_APPLICATION_ERRORS = (SessionTooLarge, UnstorableValue, SessionConflict)
+
+_UNAVAILABLE = "503 Service Unavailable: sessions are unavailable, please try again later."
+
+
+@final
+class Adapter:
+    """What `setup` configured, shared by every request of one application."""
+
+    __slots__ = ("clock", "on_store_error", "on_timeout", "protocol", "store")
+
+    def __init__(
+        self,
+        *,
+        protocol: SessionProtocol,
+        store: AsyncStore | None,
+        clock: Callable[[], float],
+        on_timeout: TimeoutHook,
+        on_store_error: StoreErrorHook | None,
+    ) -> None:
+        self.protocol = protocol
+        self.store = store
+        self.clock = clock
+        self.on_timeout = on_timeout
+        self.on_store_error = on_store_error
+
+
+@final
+class _RequestState:
+    """One request's exchange and what the adapter knows about it."""
+
+    __slots__ = ("adapter", "done", "exchange", "lock", "logged")
+
+    def __init__(self, adapter: Adapter, exchange: Exchange) -> None:
+        self.adapter = adapter
+        self.exchange = exchange
+        # True once the exchange is finished, or abandoned after an
+        # unhandled error: nothing of this request is finished again.
+        self.done = False
+        # Made only when a handler asks for a server-side session, and only
+        # needed if it asks from several tasks at once.
+        self.lock: asyncio.Lock | None = None
+        self.logged: StoreError | None = None
+
+    def log_store_error(self, error: StoreError) -> None:
+        """Log a store failure once, however many layers it passes through."""
+        if self.logged is error:
+            return
+        self.logged = error
+        # The type and message only: drivers keep keys and values out of
+        # their messages, and a session ID or cookie never belongs in a log.
+        LOGGER.error("session store failed: %s: %s", type(error).__name__, error)
+
+
+# aiohttp 3.14 added typed request keys and warns about plain string keys;
+# older releases only take strings.
+_STATE_KEY: Any
+try:
+    from aiohttp.web import RequestKey
+except ImportError:  # pragma: no cover - aiohttp < 3.14
+    _STATE_KEY = "satchel_aiohttp.state"
+else:
+    _STATE_KEY = RequestKey("state", _RequestState)
+
+
+def _state_of(request: web.BaseRequest) -> _RequestState:
+    state = request.get(_STATE_KEY)
+    if state is None:
+        raise RuntimeError(
+            "this request has no satchel session: call satchel_aiohttp.setup(app, settings, ...) "
+            "on the application that serves it, or on a parent application"
+        )
+    return cast(_RequestState, state)
+
+
+async def get_session(request: web.BaseRequest) -> Session:
+    """The request's session, loaded from the store the first time it is asked for.
+
+    A request whose handler never calls this costs no store operation and
+    gets no session cookie. Later calls return the same session.
+
+    Raises:
+        aiohttp.web.HTTPException: the session the request presented ended by
+            idle or absolute timeout; by default an ``HTTPFound`` to the
+            configured ``timeout_location`` (see ``on_timeout`` in `setup`).
+        satchel.StoreError: the store failed (already logged); the middleware
+            answers 503, or whatever ``on_store_error`` returns.
+        satchel.ProtocolError: the response's headers were already sent.
+        RuntimeError: `setup` was not called for this application.
+
+    """
+    state = _state_of(request)
+    exchange = state.exchange
+    if state.done:
+        raise ProtocolError(
+            "get_session() after the response was prepared: its headers are sent, "
+            "so the session can no longer change"
+        )
+    if exchange.state is State.OPEN:
+        return exchange.session
+    store = state.adapter.store
+    if store is None:
+        exchange.open()  # cookie storage: no I/O, so no other task can interleave
+    else:
+        lock = state.lock
+        if lock is None:
+            lock = state.lock = asyncio.Lock()
+        async with lock:
+            if exchange.state is not State.IDLE:
+                # Another task of this request opened it while this one waited.
+                return exchange.session
+            exchange.open()
+            try:
+                await arun_ops(exchange, store)
+            except StoreError as error:
+                state.log_store_error(error)
+                raise
+    session = exchange.session
+    # Only the call that opened the session gets here: the hook runs once.
+    if session.ended_reason in ("idle", "absolute"):
+        await state.adapter.on_timeout(cast(web.Request, request), session)
+    return session
+
+
+def request_cookies(request: web.BaseRequest) -> Mapping[str, str]:
+    """The request's cookies, name → value, without opening the session.
+
+    Parsed leniently from the raw ``Cookie`` header(s) by satchel (a malformed
+    pair is skipped, never an error); the first of duplicated names wins.
+    Values are returned as sent, not decoded.
+    """
+    return _state_of(request).exchange.request_cookies
+
+
+def set_cookie(
+    request: web.BaseRequest,
+    name: str,
+    value: str,
+    *,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = True,
+    http_only: bool = True,
+    same_site: str | None = "lax",
+    partitioned: bool = False,
+    max_age: float | None = None,
+    expires: float | datetime | None = None,
+) -> None:
+    """Add a ``Set-Cookie`` for an application cookie to this request's response.
+
+    The cookie is validated at once: a name, value or attribute that could
+    inject another attribute raises `satchel.CookieError` and nothing is
+    added. It is sent with the response's headers, whether or not the session
+    was opened; the session cookie's own name is refused.
+
+    Raises:
+        satchel.CookieError: the cookie would be malformed or unsafe.
+        satchel.ProtocolError: the response's headers were already sent.
+
+    """
+    _state_of(request).exchange.set_cookie(
+        name,
+        value,
+        path=path,
+        domain=domain,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+        partitioned=partitioned,
+        max_age=max_age,
+        expires=expires,
+    )
+
+
+def delete_cookie(
+    request: web.BaseRequest,
+    name: str,
+    *,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = True,
+    http_only: bool = True,
+    same_site: str | None = "lax",
+    partitioned: bool = False,
+) -> None:
+    """Expire an application cookie; pass the `path` and `domain` it was set with.
+
+    Raises:
+        satchel.CookieError: the name is invalid or is the session cookie's.
+        satchel.ProtocolError: the response's headers were already sent.
+
+    """
+    _state_of(request).exchange.delete_cookie(
+        name,
+        path=path,
+        domain=domain,
+        secure=secure,
+        http_only=http_only,
+        same_site=same_site,
+        partitioned=partitioned,
+    )
+
+
+async def _finish(state: _RequestState, response: web.StreamResponse) -> None:
+    """Finish the exchange, run its ops and add its headers to `response`."""
+    state.done = True
+    exchange = state.exchange
+    if exchange.state is State.ERROR:
+        # The store failed when the session was opened and the handler
+        # caught the StoreError and answered anyway. The session was never
+        # handed over, so nothing of it is lost; no session header is sent.
+        return
+    try:
+        if exchange.finish() is not None:
+            store = state.adapter.store
+            assert store is not None  # only server storage emits ops
+            await arun_ops(exchange, store)
+    except StoreError as error:
+        state.log_store_error(error)
+        raise
+    except _APPLICATION_ERRORS as error:
+        # The application put something in its session that cannot be kept:
+        # a bug to fix, answered 500 without a traceback in the body.
+        LOGGER.error("session could not be saved: %s: %s", type(error).__name__, error)
+        raise web.HTTPInternalServerError() from error
+    outcome = exchange.outcome
+    if outcome.discarded_by_logout:
+        LOGGER.info("session changes discarded: a concurrent request ended the session")
+    if outcome.conflicts_retried:
+        LOGGER.debug("session save retried after %d conflicts", outcome.conflicts_retried)
+    headers = response.headers
+    for name, value in outcome.headers:
+        headers.add(name, value)  # add, never replace: there may be several Set-Cookie
+
+
+async def _store_failed(
+    request: web.Request, state: _RequestState, error: StoreError
+) -> web.StreamResponse:
+    state.log_store_error(error)
+    hook = state.adapter.on_store_error
+    if hook is not None:
+        return await hook(request, error)
+    return web.Response(status=503, text=_UNAVAILABLE, headers={"Cache-Control": "no-store"})
+
+
+def _headers_sent(request: web.Request) -> bool:
+    writer = request.writer
+    return writer is not None and writer.output_size > 0
+
+
+def make_middleware(adapter: Adapter) -> Middleware:
+    """The session middleware for one configuration."""
+    protocol = adapter.protocol
+    clock = adapter.clock
+
+    @web.middleware
+    async def satchel_session_middleware(
+        request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        # All values of the header, raw: satchel parses them itself.
+        exchange = protocol.begin(request.headers.getall("Cookie", ()), now=clock())
+        state = _RequestState(adapter, exchange)
+        request[_STATE_KEY] = state
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            # A redirect or error raised as an exception is a response too:
+            # the session changes made before it are kept.
+            if not state.done:
+                try:
+                    await _finish(state, exc)
+                except StoreError as error:
+                    return await _store_failed(request, state, error)
+            raise
+        except StoreError as error:
+            state.done = True
+            exchange.abandon()  # nothing of a failed request is saved
+            if _headers_sent(request):
+                raise  # too late for another response; aiohttp closes the connection
+            return await _store_failed(request, state, error)
+        except BaseException:
+            # An unhandled error becomes aiohttp's 500: like a failed
+            # transaction, nothing this request did to the session is saved,
+            # and the session raises ProtocolError if anything touches it later.
+            state.done = True
+            exchange.abandon()
+            raise
+        if not state.done:
+            try:
+                await _finish(state, response)
+            except StoreError as error:
+                return await _store_failed(request, state, error)
+        return response
+
+    return satchel_session_middleware
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Finish the exchange of a response the handler prepares itself.
+
+    Streamed and websocket responses send their headers from inside the
+    handler, so the session's headers must be added here, before they go.
+    A failure propagates out of ``prepare()`` (already logged).
+    """
+    state = request.get(_STATE_KEY)
+    if state is None:
+        return
+    state = cast(_RequestState, state)
+    if not state.done:
+        await _finish(state, response)
