@@ -1,12 +1,13 @@
 """The session's stored form, packed with msgpack (never pickle).
 
-A packed record is one version byte followed by a msgpack array::
+A packed record is a fixed header followed by two msgpack maps::
 
-    [created_at, last_access, flash, data]
+    version (1) | created_at (8, float) | last_access (8, float)
+    | length of flash (4) | flash (msgpack map) | data (msgpack map)
 
-where ``flash`` and ``data`` are themselves msgpack-packed maps held as
-``bin``. Keeping ``data`` as its own blob lets the exchange detect changes by
-comparing bytes with what it loaded, without packing anything twice.
+Keeping ``data`` as its own msgpack blob lets the exchange detect changes by
+comparing bytes with what it loaded, without packing anything twice, and a
+fixed header costs no parsing.
 
 What the record holds: ``None``, ``bool``, ``int`` (64-bit), ``float``,
 ``str``, ``bytes``, ``list``, ``dict`` with ``str`` keys, and timezone-aware
@@ -45,8 +46,7 @@ MAX_DEPTH: Final = 32
 # refused when read, which bounds what a corrupt or hostile blob can cost.
 MAX_RECORD_BYTES: Final = 1 << 24
 
-_VERSION_BYTE = bytes([RECORD_VERSION])
-_TIMESTAMPS = struct.Struct(">dd")
+_HEADER = struct.Struct(">BddI")
 
 
 class _Unstorable(Exception):
@@ -213,20 +213,15 @@ class Record:
     @classmethod
     def unpack(cls, raw: bytes) -> Record | None:
         """Open a packed record; ``None`` for anything malformed (never raises)."""
-        if len(raw) > MAX_RECORD_BYTES or raw[:1] != _VERSION_BYTE:
+        if len(raw) > MAX_RECORD_BYTES or len(raw) < _HEADER.size or raw[0] != RECORD_VERSION:
             return None
+        _, created_at, last_access, flash_length = _HEADER.unpack_from(raw)
+        flash_end = _HEADER.size + flash_length
+        if flash_end >= len(raw):
+            return None
+        flash_blob = raw[_HEADER.size : flash_end]
+        data_blob = raw[flash_end:]
         try:
-            outer = _unpackb(raw[1:])
-            if type(outer) is not list or len(outer) != 4:
-                return None
-            created_at, last_access, flash_blob, data_blob = outer
-            if not (
-                type(created_at) is float
-                and type(last_access) is float
-                and type(flash_blob) is bytes
-                and type(data_blob) is bytes
-            ):
-                return None
             data = _unpackb(data_blob)
             flash = _unpackb(flash_blob) if flash_blob != _EMPTY_MAP else {}
         except (ValueError, TypeError, msgpack.UnpackException, RecursionError):
@@ -250,7 +245,11 @@ def pack_record(
     *, created_at: float, last_access: float, flash_blob: bytes, data_blob: bytes
 ) -> bytes:
     """Pack a record from already-packed data and flash maps."""
-    return _VERSION_BYTE + _packb([float(created_at), float(last_access), flash_blob, data_blob])
+    return (
+        _HEADER.pack(RECORD_VERSION, created_at, last_access, len(flash_blob))
+        + flash_blob
+        + data_blob
+    )
 
 
 def unpack_map(blob: bytes) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import struct
 from typing import Any
 
 import msgpack
@@ -120,20 +121,30 @@ def test_record_round_trip() -> None:
     assert "ada" not in repr(record)
 
 
+def _raw(flash: bytes, data: bytes, *, version: int = 1, flash_length: int | None = None) -> bytes:
+    length = len(flash) if flash_length is None else flash_length
+    return struct.pack(">BddI", version, 10.0, 20.0, length) + flash + data
+
+
+EMPTY = msgpack.packb({})
+
+
 @pytest.mark.parametrize(
     "raw",
     [
         b"",
-        b"\x02" + _record()[1:],  # unknown version
-        _record()[:-3],  # truncated
-        b"\x01" + msgpack.packb([1, 2, 3]),
-        b"\x01" + msgpack.packb([1.0, 2.0, b"", b""]),  # empty blobs
-        b"\x01" + msgpack.packb(["a", 2.0, pack_map({}), pack_map({})]),
-        b"\x01" + msgpack.packb([1.0, 2.0, pack_map({}), msgpack.packb([1])]),
-        b"\x01" + msgpack.packb([1.0, 2.0, pack_map({}), msgpack.packb({1: 2})]),
-        b"\x01"
-        + msgpack.packb([1.0, 2.0, pack_map({}), msgpack.packb({"x": msgpack.ExtType(42, b"z")})]),
-        b"\x01\xc1",
+        b"\x01",
+        _record()[:20],  # a truncated header
+        b"\x02" + _record()[1:],  # an unknown version
+        _record()[:-3],  # a truncated data map
+        _raw(EMPTY, b""),  # no data at all
+        _raw(EMPTY, msgpack.packb({}), flash_length=1000),  # flash longer than the record
+        _raw(EMPTY, msgpack.packb([1, 2])),  # data is not a map
+        _raw(msgpack.packb([1]), msgpack.packb({})),  # flash is not a map
+        _raw(EMPTY, msgpack.packb({1: 2})),  # a non-string key
+        _raw(EMPTY, msgpack.packb({"x": msgpack.ExtType(42, b"z")})),  # a foreign ext type
+        _raw(EMPTY, msgpack.packb({}) + b"trailing"),  # extra bytes after the map
+        _raw(EMPTY, b"\xc1"),  # a reserved msgpack byte
     ],
 )
 def test_malformed_records_open_to_nothing(raw: bytes) -> None:
