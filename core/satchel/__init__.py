@@ -6,6 +6,7 @@ run its store ops, `finish`; send the headers in its `Outcome`.
 
 from __future__ import annotations
 
+from ._adapter import AdapterOptions, session_timed_out
 from ._cookies import (
     MAX_AGE_LIMIT,
     MAX_COOKIE_HEADER_BYTES,
@@ -62,6 +63,7 @@ __all__ = [
     "MAX_AGE_LIMIT",
     "MAX_COOKIE_HEADER_BYTES",
     "MAX_COOKIE_PAIRS",
+    "AdapterOptions",
     "AsyncMemoryStore",
     "AsyncSQLiteStore",
     "AsyncStore",
@@ -106,4 +108,5 @@ __all__ = [
     "render_delete_cookie",
     "render_set_cookie",
     "run_ops",
+    "session_timed_out",
 ]

@@ -15,9 +15,14 @@ from ._app import Probe, make_app
 from ._live import adapter_settings, app_runner, serving
 
 
+def test_an_object_that_is_no_store_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match=r"^store: .*execute"):
+        SessionConfig(adapter_settings(), store=object())  # type: ignore[arg-type]
+
+
 def test_a_synchronous_store_is_refused(tmp_path: Any) -> None:
     settings = adapter_settings()
-    for store in (MemoryStore(), SQLiteStore(tmp_path / "s.sqlite3"), object()):
+    for store in (MemoryStore(), SQLiteStore(tmp_path / "s.sqlite3")):
         with pytest.raises(ConfigurationError, match=r"^store: .*asynchronous"):
             SessionConfig(settings, store=store)  # type: ignore[arg-type]
 

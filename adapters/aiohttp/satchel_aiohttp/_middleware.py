@@ -35,6 +35,7 @@ from satchel import (
     StoreError,
     UnstorableValue,
     arun_ops,
+    session_timed_out,
 )
 
 __all__ = [
@@ -184,7 +185,7 @@ async def get_session(request: web.BaseRequest) -> Session:
                 raise
     session = exchange.session
     # Only the call that opened the session gets here: the hook runs once.
-    if session.ended_reason in ("idle", "absolute"):
+    if session_timed_out(session):
         await state.adapter.on_timeout(cast(web.Request, request), session)
     return session
 

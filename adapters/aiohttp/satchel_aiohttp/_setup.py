@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
-import math
 import time
 from collections.abc import Callable
 
 from aiohttp import web
 
-from satchel import AsyncStore, ConfigurationError, Session, SessionProtocol, Settings
+from satchel import AdapterOptions, AsyncStore, ConfigurationError, Session, Settings
 
 from ._middleware import (
     Adapter,
@@ -30,48 +28,6 @@ def _redirect_to(location: str) -> TimeoutHook:
         raise web.HTTPFound(location)
 
     return redirect_on_timeout
-
-
-def _check_store(store: object) -> None:
-    execute = getattr(store, "execute", None)
-    if not inspect.iscoroutinefunction(execute):
-        raise ConfigurationError(
-            "store: aiohttp needs an asynchronous store, whose execute() is a coroutine "
-            f"function (such as satchel.AsyncMemoryStore); got {type(store).__name__}"
-        )
-
-
-def _check_callable(name: str, value: object) -> None:
-    if not callable(value):
-        raise ConfigurationError(f"{name}: must be callable, got {type(value).__name__}")
-
-
-def _check_location(location: object) -> str:
-    if (
-        not isinstance(location, str)
-        or not location
-        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in location)
-    ):
-        raise ConfigurationError(
-            f"timeout_location: must be a non-empty URL without control characters, "
-            f"got {location!r}"
-        )
-    return location
-
-
-def _check_interval(interval: object) -> float | None:
-    if interval is None:
-        return None
-    if (
-        isinstance(interval, bool)
-        or not isinstance(interval, int | float)
-        or not math.isfinite(interval)
-        or interval <= 0
-    ):
-        raise ConfigurationError(
-            f"sweep_interval: must be a positive number of seconds or None, got {interval!r}"
-        )
-    return float(interval)
 
 
 def setup(
@@ -116,32 +72,31 @@ def setup(
             synchronous store, or `setup` called twice on `app`.
 
     """
-    if not isinstance(settings, Settings):
-        raise ConfigurationError(
-            f"settings: expected a satchel.Settings, got {type(settings).__name__}"
-        )
-    if store is not None:
-        _check_store(store)
-    _check_callable("clock", clock)
-    if on_timeout is not None:
-        _check_callable("on_timeout", on_timeout)
-    location = _check_location(timeout_location)
-    if on_store_error is not None:
-        _check_callable("on_store_error", on_store_error)
-    interval = _check_interval(sweep_interval)
+    # Every adapter takes the same options; the core checks them and builds
+    # the protocol once.
+    options = AdapterOptions[AsyncStore](
+        settings=settings,
+        store=store,
+        flavour="async",
+        framework="aiohttp",
+        clock=clock,
+        on_timeout=on_timeout,
+        timeout_location=timeout_location,
+        on_store_error=on_store_error,
+        sweep_interval=sweep_interval,
+    )
     if _ADAPTER_KEY in app:
         raise ConfigurationError("app: satchel_aiohttp.setup() was already called on this app")
 
     adapter = Adapter(
-        protocol=SessionProtocol(settings, storage="cookie" if store is None else "server"),
+        protocol=options.protocol,
         store=store,
         clock=clock,
-        on_timeout=on_timeout if on_timeout is not None else _redirect_to(location),
+        on_timeout=on_timeout if on_timeout is not None else _redirect_to(timeout_location),
         on_store_error=on_store_error,
     )
     app[_ADAPTER_KEY] = adapter
     app.middlewares.insert(0, make_middleware(adapter))
     app.on_response_prepare.append(on_response_prepare)
-    sweep = getattr(store, "sweep", None)
-    if interval is not None and callable(sweep):
-        app.cleanup_ctx.append(sweep_context(sweep, clock, interval))
+    if options.sweep is not None and options.sweep_interval is not None:
+        app.cleanup_ctx.append(sweep_context(options.sweep, clock, options.sweep_interval))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, TypeAlias, final
 
 import tornado.web
 
-from satchel import AsyncStore, ConfigurationError, Session, SessionProtocol, Settings, StoreError
+from satchel import AdapterOptions, AsyncStore, ConfigurationError, Session, Settings, StoreError
 
 if TYPE_CHECKING:
     from ._handler import SessionMixin
@@ -39,15 +36,6 @@ StoreErrorHook: TypeAlias = Callable[["SessionMixin", StoreError], Awaitable[Non
 
 The response has been cleared; the hook writes it (a status, a page, a
 redirect). The session is unusable for the rest of the request."""
-
-# Control characters would make Tornado refuse the Location header at the
-# first timeout; refuse them at start-up instead.
-_UNSAFE_LOCATION = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _check_hook(name: str, hook: object) -> None:
-    if hook is not None and not callable(hook):
-        raise ConfigurationError(f"{name}: must be a callable or None, got {type(hook).__name__}")
 
 
 @final
@@ -104,48 +92,27 @@ class SessionConfig:
         on_store_error: StoreErrorHook | None = None,
         sweep_interval: float | None = 60.0,
     ) -> None:
-        if not isinstance(settings, Settings):
-            raise ConfigurationError(
-                f"settings: expected a satchel.Settings, got {type(settings).__name__}"
-            )
-        if store is not None and not inspect.iscoroutinefunction(getattr(store, "execute", None)):
-            raise ConfigurationError(
-                "store: the Tornado adapter needs an asynchronous store, whose execute() "
-                "is a coroutine function (AsyncMemoryStore, AsyncSQLiteStore, ...), "
-                f"got {type(store).__name__}"
-            )
-        if not callable(clock):
-            raise ConfigurationError(f"clock: must be callable, got {type(clock).__name__}")
-        _check_hook("on_timeout", on_timeout)
-        _check_hook("on_store_error", on_store_error)
-        if (
-            not isinstance(timeout_location, str)
-            or not timeout_location
-            or _UNSAFE_LOCATION.search(timeout_location)
-        ):
-            raise ConfigurationError(
-                "timeout_location: must be a non-empty URL without control characters, "
-                f"got {timeout_location!r}"
-            )
-        if sweep_interval is not None and (
-            isinstance(sweep_interval, bool)
-            or not isinstance(sweep_interval, int | float)
-            or not math.isfinite(sweep_interval)
-            or sweep_interval <= 0
-        ):
-            raise ConfigurationError(
-                f"sweep_interval: must be a positive number of seconds or None, "
-                f"got {sweep_interval!r}"
-            )
+        # Every adapter takes the same options; the core checks them and
+        # builds the protocol once (keys and cookie attributes precomputed).
+        options = AdapterOptions[AsyncStore](
+            settings=settings,
+            store=store,
+            flavour="async",
+            framework="Tornado",
+            clock=clock,
+            on_timeout=on_timeout,
+            timeout_location=timeout_location,
+            on_store_error=on_store_error,
+            sweep_interval=sweep_interval,
+        )
         self.settings = settings
         self.store = store
         self.clock = clock
         self.on_timeout = on_timeout
         self.timeout_location = timeout_location
         self.on_store_error = on_store_error
-        self.sweep_interval = None if sweep_interval is None else float(sweep_interval)
-        # Built once: it validates and precomputes the cookie attributes and keys.
-        self.protocol = SessionProtocol(settings, storage="cookie" if store is None else "server")
+        self.sweep_interval = options.sweep_interval
+        self.protocol = options.protocol
 
     def __repr__(self) -> str:
         return (

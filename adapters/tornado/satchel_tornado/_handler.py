@@ -34,6 +34,7 @@ from satchel import (
     StoreError,
     UnstorableValue,
     arun_ops,
+    session_timed_out,
 )
 
 from ._config import SessionConfig, config_of
@@ -182,7 +183,7 @@ class SessionMixin(tornado.web.RequestHandler):
             if exchange.next_op() is not None:
                 await self._satchel_load(exchange)
             session = exchange.session
-            if session.ended_reason in ("idle", "absolute"):
+            if session_timed_out(session):
                 await self._satchel_timed_out(session)
                 raise tornado.web.Finish()
             return session

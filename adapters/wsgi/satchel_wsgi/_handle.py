@@ -17,6 +17,7 @@ from satchel import (
     Store,
     StoreError,
     run_ops,
+    session_timed_out,
 )
 
 if TYPE_CHECKING:
@@ -111,9 +112,9 @@ class SessionHandle:
                     self._store_failed(error)
                     raise
             self._ended_reason = exchange.session.ended_reason
-            if self._ended_reason in ("idle", "absolute"):
+            if session_timed_out(exchange.session):
                 self._timed_out = self._ended_reason
-                raise SessionTimedOut(self._ended_reason)
+                raise SessionTimedOut(self._ended_reason)  # type: ignore[arg-type]
         # Raises ProtocolError once the exchange has finished.
         return exchange.session
         # --8<-- [end:open]

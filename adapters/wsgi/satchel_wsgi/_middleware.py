@@ -10,17 +10,15 @@ replaces the application's response with the middleware's own.
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, cast, final
+from typing import TYPE_CHECKING, Any, final
 
 from satchel import (
+    AdapterOptions,
     ConfigurationError,
     SatchelError,
-    SessionProtocol,
     Settings,
     Store,
     StoreError,
@@ -49,51 +47,6 @@ _STORE_ERROR_BODY = b"Service unavailable: sessions cannot be loaded or saved ri
 
 def _discard(data: bytes) -> None:
     """The ``write`` handed to an application whose response was replaced."""
-
-
-def _check_store(store: object) -> Store | None:
-    if store is None:
-        return None
-    execute = getattr(store, "execute", None)
-    if not callable(execute):
-        raise ConfigurationError(
-            "store: expected a satchel store with an execute(op) method, "
-            f"got {type(store).__name__}"
-        )
-    if inspect.iscoroutinefunction(execute):
-        raise ConfigurationError(
-            f"store: {type(store).__name__} is asynchronous; WSGI needs the synchronous flavour "
-            "(for example MemoryStore rather than AsyncMemoryStore)"
-        )
-    return cast(Store, store)
-
-
-def _check_location(location: object) -> str:
-    if (
-        not isinstance(location, str)
-        or not location
-        or any(ord(char) < 0x21 or ord(char) == 0x7F for char in location)
-    ):
-        raise ConfigurationError(
-            "timeout_location: must be a non-empty URL without spaces or control "
-            f"characters, got {location!r}"
-        )
-    return location
-
-
-def _check_interval(interval: object) -> float | None:
-    if interval is None:
-        return None
-    if (
-        isinstance(interval, bool)
-        or not isinstance(interval, int | float)
-        or not math.isfinite(interval)
-        or interval <= 0
-    ):
-        raise ConfigurationError(
-            f"sweep_interval: must be a positive number of seconds or None, got {interval!r}"
-        )
-    return float(interval)
 
 
 def _check_callable(name: str, value: object, *, optional: bool = False) -> None:
@@ -167,31 +120,32 @@ class SessionMiddleware:
         environ_key: str = DEFAULT_ENVIRON_KEY,
     ) -> None:
         _check_callable("app", app)
-        if not isinstance(settings, Settings):
-            raise ConfigurationError(
-                f"settings: expected a satchel.Settings, got {type(settings).__name__}"
-            )
-        _check_callable("clock", clock)
-        _check_callable("on_timeout", on_timeout, optional=True)
-        _check_callable("on_store_error", on_store_error, optional=True)
+        # Every adapter takes the same options; the core checks them and
+        # builds the one protocol this middleware runs for its lifetime.
+        options = AdapterOptions[Store](
+            settings=settings,
+            store=store,
+            flavour="sync",
+            framework="WSGI",
+            clock=clock,
+            on_timeout=on_timeout,
+            timeout_location=timeout_location,
+            on_store_error=on_store_error,
+            sweep_interval=sweep_interval,
+        )
         if not isinstance(environ_key, str) or not environ_key:
             raise ConfigurationError(f"environ_key: must be a non-empty str, got {environ_key!r}")
         self.app = app
-        self.store = _check_store(store)
-        # One protocol for the middleware's lifetime: it precomputes keys and attributes.
-        self.protocol = SessionProtocol(
-            settings, storage="cookie" if self.store is None else "server"
-        )
+        self.store = options.store
+        self.protocol = options.protocol
         self.clock = clock
-        self.timeout_location = _check_location(timeout_location)
+        self.timeout_location = options.timeout_location
         self.on_timeout: WSGIApplication = on_timeout or self._redirect
         self.on_store_error: WSGIApplication = on_store_error or _service_unavailable
         self.environ_key = environ_key
-        interval = _check_interval(sweep_interval)
-        sweep = getattr(self.store, "sweep", None)
         self._sweeper: Sweeper | None = None
-        if interval is not None and callable(sweep) and not inspect.iscoroutinefunction(sweep):
-            self._sweeper = Sweeper(sweep, clock, interval)
+        if options.sweep is not None and options.sweep_interval is not None:
+            self._sweeper = Sweeper(options.sweep, clock, options.sweep_interval)
         # --8<-- [end:setup]
 
     def __repr__(self) -> str:
