@@ -1,0 +1,387 @@
+"""The synchronous PostgreSQL store, on a psycopg `ConnectionPool`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from time import monotonic
+from types import TracebackType
+from typing import Any, TypeAlias, final
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from satchel import (
+    ConfigurationError,
+    Conflict,
+    Delete,
+    Deleted,
+    Load,
+    Loaded,
+    Missing,
+    Op,
+    Result,
+    Save,
+    Saved,
+    StoreError,
+)
+
+from ._shared import (
+    DEFAULT_SCHEMA,
+    DEFAULT_SWEEP_BATCH,
+    DEFAULT_TABLE,
+    DEFAULT_TIMEOUT,
+    SCHEMA_LOCK,
+    Statements,
+    check_batch_size,
+    check_identifier,
+    check_pool_sizes,
+    check_timeout,
+    connection_kwargs,
+    failure,
+    is_surely_idle,
+    round_trip_limit,
+    sever,
+)
+
+__all__ = ["PostgresStore"]
+
+Connection: TypeAlias = psycopg.Connection[Any]
+
+
+class _Watch:
+    """One round trip under watch: its connection and deadline."""
+
+    __slots__ = ("conn", "deadline", "timed_out")
+
+    def __init__(self, conn: Connection, deadline: float) -> None:
+        self.conn = conn
+        self.deadline = deadline
+        self.timed_out = False
+
+
+@final
+class _Watchdog:
+    """Closes the socket of any round trip that overruns its deadline.
+
+    psycopg's blocking calls have no timeout of their own, and a server that
+    has stopped answering (but not closed the connection) would hold the
+    calling thread forever. One thread per store sleeps until the earliest
+    deadline, or for one limit's length when nothing is watched. Every
+    deadline is "now + the limit", so no sleep begun before a watch can
+    outlast that watch's deadline, and a watch never has to wake the thread:
+    the hot path takes a lock and touches a dict, nothing more.
+    """
+
+    __slots__ = ("_cond", "_limit", "_stopped", "_thread", "_watches")
+
+    def __init__(self, limit: float) -> None:
+        self._limit = limit
+        self._cond = threading.Condition(threading.Lock())
+        self._watches: dict[int, _Watch] = {}
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    @contextmanager
+    def watch(self, conn: Connection) -> Iterator[_Watch]:
+        """Sever `conn` if the body has not finished within the limit."""
+        watch = _Watch(conn, monotonic() + self._limit)
+        key = id(watch)
+        with self._cond:
+            self._watches[key] = watch
+            if self._thread is None and not self._stopped:
+                self._thread = threading.Thread(
+                    target=self._run, name="satchel-postgres-watchdog", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield watch
+        finally:
+            # Under the lock, so the connection is never severed after it
+            # has gone back to the pool.
+            with self._cond:
+                self._watches.pop(key, None)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                now = monotonic()
+                if not self._watches:
+                    self._cond.wait(self._limit)
+                    continue
+                due = min(watch.deadline for watch in self._watches.values())
+                if due > now:
+                    self._cond.wait(due - now)
+                    continue
+                for key, watch in list(self._watches.items()):
+                    if watch.deadline <= now:
+                        del self._watches[key]
+                        watch.timed_out = True
+                        sever(watch.conn)
+
+    def stop(self) -> None:
+        """End the thread (pending watches are dropped)."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=1.0)
+
+
+@final
+class PostgresStore:
+    """A store in one PostgreSQL table, on a psycopg connection pool (sync flavour).
+
+    Each operation borrows a connection, runs one statement in autocommit
+    mode and gives the connection back. The table is created only by
+    `create_schema` (or by ``from_dsn(..., create_schema=True)``), never as a
+    side effect of importing or constructing.
+
+    Args:
+        pool: the pool to borrow connections from. The store uses it but does
+            not own it: `close` leaves it open. Its connections should be in
+            autocommit mode (otherwise each op costs a BEGIN and a COMMIT too).
+        schema: the schema (namespace) holding the table; a lowercase identifier.
+        table: the table's name; a lowercase identifier of at most 52 characters.
+        timeout: seconds to wait for a pooled connection, and (plus half a
+            second) for the server to answer a statement before the
+            connection is closed and the op fails.
+
+    Raises:
+        ConfigurationError: a setting is invalid; the message names it.
+
+    """
+
+    __slots__ = ("_closed", "_owns_pool", "_pool", "_sql", "_timeout", "_watchdog")
+
+    def __init__(
+        self,
+        pool: ConnectionPool[Connection],
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        table: str = DEFAULT_TABLE,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not isinstance(pool, ConnectionPool):
+            raise ConfigurationError(
+                f"pool: must be a psycopg_pool.ConnectionPool, got {type(pool).__name__}"
+            )
+        self._sql = Statements(check_identifier("schema", schema), check_identifier("table", table))
+        self._timeout = check_timeout(timeout)
+        self._pool = pool
+        self._owns_pool = False
+        self._closed = False
+        self._watchdog = _Watchdog(round_trip_limit(self._timeout))
+
+    @classmethod
+    def from_dsn(
+        cls,
+        dsn: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        table: str = DEFAULT_TABLE,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = DEFAULT_TIMEOUT,
+        create_schema: bool = False,
+    ) -> PostgresStore:
+        """Build a store with its own pool, connecting to `dsn`.
+
+        The pool opens at once and connects in the background, so the store
+        can be built while the server is down (ops fail with `StoreError`
+        until it is up). Its connections are in autocommit mode, carry a
+        server-side ``statement_timeout`` of `timeout`, and a connect timeout
+        of `timeout` (at least 2 s, libpq's minimum) unless `dsn` sets one.
+        A connection is checked for a server that has hung up before each
+        use, and replaced if it has. After losing the server, the pool keeps
+        trying to reconnect for `timeout` seconds, then waits for the next
+        op to try again, so the first op after the server is back succeeds.
+        `close` closes this pool.
+
+        Args:
+            dsn: a libpq connection string or ``postgresql://`` URI.
+            schema: see `PostgresStore`.
+            table: see `PostgresStore`.
+            min_size: connections kept open even when idle.
+            max_size: connections at most.
+            timeout: see `PostgresStore`.
+            create_schema: run `create_schema` before returning.
+
+        Raises:
+            ConfigurationError: a setting (or the DSN's syntax) is invalid.
+            StoreError: `create_schema` was asked for and failed.
+
+        """
+        schema = check_identifier("schema", schema)
+        table = check_identifier("table", table)
+        timeout = check_timeout(timeout)
+        min_size, max_size = check_pool_sizes(min_size, max_size)
+        kwargs = connection_kwargs(dsn, timeout)
+        watchdog = _Watchdog(round_trip_limit(timeout))
+
+        def check(conn: Connection) -> None:
+            # pool.connection() calls this before handing a connection out.
+            if is_surely_idle(conn):
+                return
+            with watchdog.watch(conn):
+                conn.execute("")
+
+        pool: ConnectionPool[Connection] = ConnectionPool(
+            dsn,
+            kwargs=kwargs,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            reconnect_timeout=timeout,
+            check=check,
+            name=f"satchel-postgres:{schema}.{table}",
+            open=True,
+        )
+        store = cls(pool, schema=schema, table=table, timeout=timeout)
+        store._owns_pool = True
+        store._watchdog = watchdog
+        if create_schema:
+            try:
+                store.create_schema()
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @property
+    def pool(self) -> ConnectionPool[Connection]:
+        """The connection pool."""
+        return self._pool
+
+    @property
+    def schema(self) -> str:
+        """The schema holding the table."""
+        return self._sql.schema
+
+    @property
+    def table(self) -> str:
+        """The table the sessions are kept in."""
+        return self._sql.table
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for a connection, and for the server to answer."""
+        return self._timeout
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[tuple[Connection, dict[str, bytes]]]:
+        if self._closed:
+            raise StoreError(f"postgres store failed ({action}): the store is closed")
+        watch: _Watch | None = None
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                statements = self._sql.rendered(conn)
+                with self._watchdog.watch(conn) as watch:
+                    yield conn, statements
+        except psycopg.Error as exc:
+            timed_out = watch is not None and watch.timed_out
+            raise failure(action, exc, timeout=self._timeout, timed_out=timed_out) from None
+
+    def execute(self, op: Op) -> Result:
+        """Carry out `op` (see `satchel.Store`): one statement, one round trip.
+
+        Raises:
+            StoreError: the server is unreachable, did not answer within the
+                timeout, or refused the statement (a missing table, say).
+
+        """
+        match op:
+            case Load():
+                with self._connection("load") as (conn, sql):
+                    row = conn.execute(sql["load"], (op.key, op.now), binary=True).fetchone()
+                if row is None:
+                    return Missing()
+                return Loaded(value=bytes(row[0]), revision=int(row[1]))
+            case Save():
+                with self._connection("save") as (conn, sql):
+                    if op.expected_revision is None:
+                        params: tuple[object, ...] = (op.key, op.expires_at, op.value, op.now)
+                        cursor = conn.execute(sql["create"], params)
+                    else:
+                        params = (op.value, op.expires_at, op.key, op.expected_revision, op.now)
+                        cursor = conn.execute(sql["update"], params)
+                    changed = cursor.rowcount
+                return Saved(revision=op.new_revision) if changed == 1 else Conflict()
+            case Delete():
+                with self._connection("delete") as (conn, sql):
+                    conn.execute(sql["delete"], (op.key,))
+                return Deleted()
+            case _:
+                raise TypeError(f"not a store operation: {type(op).__name__}")
+
+    def sweep(self, now: float, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
+        """Delete the records whose expiry is at or before `now`; return how many.
+
+        Deletes at most `batch_size` rows per statement (each its own
+        transaction, on a connection borrowed for that batch alone), until a
+        batch comes back short. Sweeps running at once in several processes
+        share the work rather than wait for each other.
+
+        Raises:
+            ConfigurationError: `batch_size` is not a positive integer.
+            StoreError: the server failed.
+
+        """
+        batch_size = check_batch_size(batch_size)
+        total = 0
+        while True:
+            with self._connection("sweep") as (conn, sql):
+                removed = conn.execute(sql["sweep"], (now, batch_size, now)).rowcount
+            total += removed
+            if removed < batch_size:
+                return total
+
+    def create_schema(self) -> None:
+        """Create the schema, the table and its index, unless they all exist.
+
+        Runs ``schema.sql`` (shipped in this package) with the configured
+        names, in one transaction, under an advisory lock so several
+        processes may call it at once. When everything exists it only looks,
+        so a role without the CREATE privilege may call it too.
+
+        Raises:
+            StoreError: the server failed or refused (no privilege, say).
+
+        """
+        with self._connection("create_schema") as (conn, sql):
+            found = conn.execute(sql["exists"], self._sql.names()).fetchone()
+            if found is not None and all(found):
+                return
+            with conn.transaction():
+                conn.execute(sql["lock"], (SCHEMA_LOCK,))
+                if found is None or not found[0]:
+                    conn.execute(sql["create_namespace"])
+                conn.execute(sql["create_table"])
+
+    def close(self) -> None:
+        """Stop the store; later calls raise `StoreError`.
+
+        Closes the pool only if `from_dsn` made it. Closing twice is harmless.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._watchdog.stop()
+        if self._owns_pool:
+            self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r}, table={self.table!r})"
