@@ -12,7 +12,7 @@ DIST_FILES := $(wildcard adapters/*/pyproject.toml stores/*/pyproject.toml examp
 # Every package mypy checks.
 PACKAGES := core/satchel $(wildcard adapters/*/satchel_* stores/*/satchel_* examples/*/satchel_*)
 
-.PHONY: install test lint typecheck pytest docs demo clean
+.PHONY: install test lint typecheck pytest docs demo bench clean
 
 install: $(STAMP)
 
@@ -40,9 +40,20 @@ docs: $(STAMP)
 	@# Material prints a banner about MkDocs 2 on every build; it is not a warning of ours.
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-demo:
-	@echo "make demo arrives with the framework adapters; see README.md"
-	@exit 2
+# The demo app: aiohttp with the in-memory store, no external server needed.
+# Other frameworks and stores: .venv/bin/satchel-demo --help
+demo: $(STAMP)
+	$(BIN)/satchel-demo --framework aiohttp --store memory --host 127.0.0.1 --port 8080
+
+# Benchmarks: the peers come from the package registry into this environment.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements/bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements/bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,357 @@
+"""End to end over loopback: satchel's adapters against the peers, per request.
+
+One server process per variant (``bench/e2e_server.py``), all on one CPU; the
+load generator (wrk, or ``bench/loadgen.py`` without it) in a separate process
+on another CPU. Before each run, every connection logs in to get a session
+cookie of its own and then sends that fixed cookie on every request, one
+request at a time (a session's requests do not overlap, as from a browser).
+Each run is bounded in time, and the variants are interleaved round by round.
+
+Measured per run: requests per second, and the server process's CPU time
+(user + system, from psutil) divided by the requests completed, which is
+steadier than requests per second. Reported: the median over rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    OTHER_COOKIES,
+    RESULTS,
+    machine,
+    median,
+    table,
+    verdict,
+    write_json,
+)
+from _procs import (
+    BENCH,
+    HOST,
+    RedisServer,
+    cpu_plan,
+    free_port,
+    http_get,
+    install_cleanup,
+    python,
+    spawn,
+    stop,
+    wait_for_port,
+)
+from e2e_server import VARIANTS
+from loadgen import run_load, tool
+
+LABELS = {
+    "aiohttp-bare": "aiohttp: bare handler",
+    "aiohttp-satchel-cookie": "aiohttp: satchel, cookie",
+    "aiohttp-satchel-redis": "aiohttp: satchel, Redis",
+    "aiohttp-session-cookie": "aiohttp: aiohttp-session, encrypted cookie",
+    "aiohttp-session-redis": "aiohttp: aiohttp-session, Redis",
+    "tornado-bare": "Tornado: bare handler",
+    "tornado-satchel-cookie": "Tornado: satchel, cookie",
+    "tornado-signed-cookie": "Tornado: own signed cookie",
+    "wsgi-bare": "WSGI (waitress): bare app",
+    "wsgi-satchel-cookie": "WSGI (waitress): satchel, cookie",
+    "wsgi-flask-session": "WSGI (waitress): Flask session",
+}
+BARE = {"aiohttp": "aiohttp-bare", "tornado": "tornado-bare", "wsgi": "wsgi-bare"}
+TARGETS = (
+    ("cookie", "aiohttp-satchel-cookie", "aiohttp-session-cookie"),
+    ("Redis", "aiohttp-satchel-redis", "aiohttp-session-redis"),
+)
+# What a bare handler is sent instead of a session cookie: a value of about
+# the same size, so every variant reads requests of about the same length.
+BARE_COOKIE = f"session={secrets.token_urlsafe(300)}; {OTHER_COOKIES}"
+
+
+def bare_of(variant: str) -> str:
+    return BARE[variant.split("-", 1)[0]]
+
+
+class Server:
+    """One variant's server process."""
+
+    def __init__(self, variant: str, cpu: int | None, redis_url: str | None, log: Path) -> None:
+        self.variant = variant
+        self.port = free_port()
+        self.log = log
+        command = [python(), str(BENCH / "e2e_server.py"), variant, "--port", str(self.port)]
+        if redis_url is not None:
+            command += ["--redis-url", redis_url]
+        self._sink = log.open("wb")
+        self.process = spawn(command, cpu=cpu, stdout=self._sink, stderr=self._sink)
+        try:
+            wait_for_port(self.port, self.process)
+        except RuntimeError as error:
+            raise RuntimeError(f"{variant}: {error}\n{self.tail()}") from None
+        self.ps = psutil.Process(self.process.pid)
+
+    def tail(self) -> str:
+        self._sink.flush()
+        return self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+    def cookies(self, count: int) -> list[str]:
+        """`count` Cookie headers, each carrying a freshly logged-in session."""
+        if self.variant.endswith("bare"):
+            return [BARE_COOKIE] * count
+        headers = []
+        for _ in range(count):
+            status, set_cookies, body = http_get(self.url("/login"))
+            if status != 200 or not set_cookies:
+                raise RuntimeError(f"{self.variant}: /login answered {status} {body[:200]!r}")
+            pairs = "; ".join(header.split(";", 1)[0] for header in set_cookies)
+            headers.append(f"{pairs}; {OTHER_COOKIES}")
+        # The cookie must be accepted: the handler reads the logged-in session.
+        status, _, body = http_get(self.url("/"), {"Cookie": headers[0]})
+        if status != 200 or not body.startswith(b"user 12345"):
+            raise RuntimeError(f"{self.variant}: the session cookie was not accepted: {body!r}")
+        return headers
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def close(self) -> None:
+        stop(self.process)
+        self._sink.close()
+
+
+def measure(
+    server: Server, connections: int, seconds: float, cpu: int | None, generator: str
+) -> dict[str, Any]:
+    cookies = server.cookies(connections)
+    before = server.cpu_seconds()
+    result = run_load(server.port, cookies, seconds, cpu=cpu, generator=generator)
+    cpu_used = server.cpu_seconds() - before
+    requests = max(1, int(result["requests"]))
+    errors = sum(
+        int(result.get(key, 0))
+        for key in ("connect_errors", "read_errors", "write_errors", "non_2xx", "timeouts")
+    )
+    return {
+        "requests": requests,
+        "requests_per_second": requests / float(result["duration_s"]),
+        "cpu_seconds_per_request": cpu_used / requests,
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "errors": errors,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds, per variant, once")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--load-generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--chart", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+    install_cleanup()
+    generator = tool() if args.load_generator == "auto" else args.load_generator
+    if generator == "python" and args.load_generator == "auto":
+        print("wrk is not installed: load comes from bench/loadgen.py (apt-get install wrk)")
+    server_cpu, load_cpu = cpu_plan()
+
+    variants = list(args.variants)
+    # Each variant is compared with its framework's bare handler.
+    for variant in list(variants):
+        if bare_of(variant) not in variants:
+            variants.insert(0, bare_of(variant))
+    variants = [v for v in VARIANTS if v in variants]
+    skipped: dict[str, str] = {}
+    redis: RedisServer | None = None
+    if any(v.endswith("redis") for v in variants):
+        try:
+            redis = RedisServer(cpu=load_cpu)
+        except (FileNotFoundError, RuntimeError) as error:
+            for v in variants:
+                if v.endswith("redis"):
+                    skipped[v] = str(error)
+            variants = [v for v in variants if not v.endswith("redis")]
+
+    print(
+        f"\nEnd to end: {len(variants)} servers, {args.connections} connections, "
+        f"{args.seconds:g} s per run, {args.rounds} rounds, load by {generator}; "
+        f"server CPU {server_cpu}, load CPU {load_cpu}\n",
+        flush=True,
+    )
+    samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    servers: dict[str, Server] = {}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="satchel-bench-e2e-") as folder:
+        try:
+            for variant in variants:
+                servers[variant] = Server(
+                    variant,
+                    server_cpu,
+                    redis.url if redis is not None and variant.endswith("redis") else None,
+                    Path(folder) / f"{variant}.log",
+                )
+            if args.warmup > 0:
+                for variant in variants:
+                    measure(servers[variant], args.connections, args.warmup, load_cpu, generator)
+            for round_number in range(1, args.rounds + 1):
+                for variant in variants:
+                    sample = measure(
+                        servers[variant], args.connections, args.seconds, load_cpu, generator
+                    )
+                    samples[variant].append(sample)
+                print(f"round {round_number}/{args.rounds} done", flush=True)
+        except BaseException:
+            for server in servers.values():
+                if server.process.poll() is not None:
+                    print(f"--- {server.variant} exited; its log:\n{server.tail()}")
+            raise
+        finally:
+            for server in servers.values():
+                server.close()
+            if redis is not None:
+                redis.close()
+    elapsed = time.monotonic() - started
+
+    summary = summarise(samples)
+    report(summary, skipped, args.rounds)
+    targets = check_targets(summary)
+    path = write_json(
+        "e2e",
+        {
+            "machine": machine(),
+            "settings": {
+                "rounds": args.rounds,
+                "seconds": args.seconds,
+                "connections": args.connections,
+                "load_generator": generator,
+                "server_cpu": server_cpu,
+                "load_cpu": load_cpu,
+                "wsgi_server": "waitress, 4 threads",
+            },
+            "elapsed_seconds": elapsed,
+            "summary": summary,
+            "samples": samples,
+            "skipped": skipped,
+            "targets": targets,
+        },
+    )
+    print(f"\nwrote {path}")
+    if args.chart:
+        chart(summary)
+    return 0
+
+
+def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    summary: dict[str, dict[str, Any]] = {}
+    for variant, runs in samples.items():
+        summary[variant] = {
+            "label": LABELS[variant],
+            "requests_per_second": median([r["requests_per_second"] for r in runs]),
+            "cpu_us_per_request": median([r["cpu_seconds_per_request"] for r in runs]) * 1e6,
+            "p50_ms": median([r["p50_ms"] for r in runs]),
+            "errors": sum(r["errors"] for r in runs),
+        }
+    for variant, row in summary.items():
+        bare = summary.get(bare_of(variant))
+        if bare is not None:
+            row["session_cpu_us_per_request"] = (
+                row["cpu_us_per_request"] - bare["cpu_us_per_request"]
+            )
+            row["cpu_x_bare"] = row["cpu_us_per_request"] / bare["cpu_us_per_request"]
+            row["rps_x_bare"] = row["requests_per_second"] / bare["requests_per_second"]
+    return summary
+
+
+def report(summary: dict[str, dict[str, Any]], skipped: dict[str, str], rounds: int) -> None:
+    print(f"\nEnd to end, per request: median of {rounds} interleaved rounds\n")
+    rows = [
+        [
+            row["label"],
+            f"{row['requests_per_second']:,.0f}",
+            f"{row.get('rps_x_bare', 1):.2f}",
+            f"{row['cpu_us_per_request']:.0f}",
+            f"{row.get('cpu_x_bare', 1):.2f}",
+            f"{row.get('session_cpu_us_per_request', 0):.0f}",
+            f"{row['p50_ms']:.2f}",
+            row["errors"],
+        ]
+        for row in summary.values()
+    ]
+    print(
+        table(
+            [
+                "variant",
+                "req/s",
+                "x bare",
+                "CPU µs/req",
+                "x bare",
+                "session CPU µs",
+                "p50 ms",
+                "errors",
+            ],
+            rows,
+        )
+    )
+    for variant, reason in skipped.items():
+        print(f"skipped: {LABELS[variant]} ({reason})")
+
+
+def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    print("\nTargets")
+    targets = []
+    for storage, ours, theirs in TARGETS:
+        label = f"session CPU over bare, satchel vs aiohttp-session ({storage}) ≤ 1/3"
+        if ours not in summary or theirs not in summary:
+            print(f"  {label}: not measured")
+            continue
+        value = (
+            summary[ours]["session_cpu_us_per_request"]
+            / summary[theirs]["session_cpu_us_per_request"]
+        )
+        met = value <= 1 / 3
+        print(f"  {label}: {value:.3f} — {verdict(met)}")
+        targets.append({"target": label, "value": value, "met": met})
+    return targets
+
+
+def chart(summary: dict[str, dict[str, Any]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no chart")
+        return
+    names = list(summary)[::-1]
+    values = [summary[name]["cpu_us_per_request"] for name in names]
+    colours = [
+        "#4c72b0" if "satchel" in name else "#cccccc" if name.endswith("bare") else "#999999"
+        for name in names
+    ]
+    figure, axes = plt.subplots(figsize=(9, 5))
+    bars = axes.barh([summary[name]["label"] for name in names], values, color=colours)
+    axes.bar_label(bars, fmt="%.0f µs", padding=3, fontsize=8)
+    axes.set_xlabel("server CPU µs per request (median)")
+    axes.set_title("End to end over loopback: server CPU per request")
+    axes.set_xlim(0, max(values) * 1.15)
+    figure.tight_layout()
+    path = RESULTS / "e2e.png"
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

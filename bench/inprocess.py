@@ -1,0 +1,308 @@
+"""In-process cost of a session per request, satchel against its peers.
+
+No HTTP: each variant opens a realistic session cookie, changes the session
+and produces the response cookie, the way its library does it per request.
+Run with ``make bench`` (or ``python bench/inprocess.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    OTHER_COOKIES,
+    SECRET,
+    Measure,
+    change,
+    interleaved,
+    machine,
+    median,
+    payload,
+    sync_measure,
+    verdict,
+    write_json,
+)
+
+from satchel import Keyring, MemoryStore, SessionProtocol, Settings, run_ops
+from satchel.testing import Browser, ManualClock
+
+# -- satchel --------------------------------------------------------------------
+
+
+def satchel_variants() -> dict[str, Measure]:
+    clock = ManualClock()
+    cookie = SessionProtocol(Settings(keyring=Keyring([SECRET])))
+    browser = Browser(cookie, clock)
+    browser.request(lambda session: session.update(payload()))
+    header = f"{browser.cookie_header()}; {OTHER_COOKIES}"
+
+    def cookie_changed() -> object:
+        exchange = cookie.begin(header, now=clock())
+        exchange.open()
+        change(exchange.session)
+        exchange.finish()
+        return exchange.outcome.headers
+
+    def cookie_read_only() -> object:
+        exchange = cookie.begin(header, now=clock())
+        exchange.open()
+        exchange.session.get("user_id")
+        exchange.finish()
+        return exchange.outcome.headers
+
+    def untouched() -> object:
+        exchange = cookie.begin(header, now=clock())
+        exchange.finish()
+        return exchange.outcome.headers
+
+    server = SessionProtocol(Settings(keyring=Keyring([SECRET])), storage="server")
+    store = MemoryStore()
+    server_browser = Browser(server, clock, store)
+    server_browser.request(lambda session: session.update(payload()))
+    server_header = f"{server_browser.cookie_header()}; {OTHER_COOKIES}"
+
+    def server_changed() -> object:
+        exchange = server.begin(server_header, now=clock())
+        exchange.open()
+        run_ops(exchange, store)
+        change(exchange.session)
+        exchange.finish()
+        run_ops(exchange, store)
+        return exchange.outcome.headers
+
+    return {
+        "satchel cookie, changed": sync_measure(cookie_changed),
+        "satchel cookie, read only": sync_measure(cookie_read_only),
+        "satchel memory store, changed": sync_measure(server_changed),
+        "satchel untouched request": sync_measure(untouched),
+    }
+
+
+def floor_variant() -> Measure:
+    """AES-256-GCM open + seal of the msgpack payload, base64url: nothing else."""
+    aead = AESGCM(os.urandom(32))
+    nonce = os.urandom(12)
+    sealed = base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, msgpack.packb(payload()), None))
+    value = sealed.rstrip(b"=")
+
+    def floor() -> object:
+        raw = base64.urlsafe_b64decode(value + b"=" * (-len(value) % 4))
+        data = msgpack.unpackb(aead.decrypt(raw[:12], raw[12:], None))
+        change(data)
+        fresh = os.urandom(12)
+        return base64.urlsafe_b64encode(fresh + aead.encrypt(fresh, msgpack.packb(data), None))
+
+    return sync_measure(floor)
+
+
+# -- peers --------------------------------------------------------------------------
+
+
+def aiohttp_session_variant() -> Measure:
+    """aiohttp-session's EncryptedCookieStorage (Fernet + JSON): load, change, save.
+
+    Its own load_session/save_session run unchanged; the request is a minimal
+    stand-in that parses the Cookie header with aiohttp's own parser on every
+    request, exactly as ``web.Request.cookies`` does, without building a whole
+    request object (whose cost belongs to aiohttp, not to sessions).
+    """
+    from aiohttp import web
+    from aiohttp._cookie_helpers import parse_cookie_header
+    from aiohttp_session import Session
+    from aiohttp_session.cookie_storage import EncryptedCookieStorage
+    from cryptography.fernet import Fernet
+
+    storage = EncryptedCookieStorage(base64.urlsafe_b64decode(Fernet.generate_key()))
+    loop = asyncio.new_event_loop()
+    seed = Session(None, data={"session": payload(), "created": 1_700_000_000}, new=True)
+    value = storage._fernet.encrypt(json.dumps(storage._get_session_data(seed)).encode()).decode()
+    header = f"AIOHTTP_SESSION={value}; {OTHER_COOKIES}"
+
+    class Request:
+        @property
+        def cookies(self) -> dict[str, str]:
+            return {name: morsel.value for name, morsel in parse_cookie_header(header)}
+
+    request: Any = Request()
+    response = web.Response()
+
+    async def many(number: int) -> float:
+        start = loop.time()
+        for _ in range(number):
+            session = await storage.load_session(request)
+            change(session)
+            await storage.save_session(request, response, session)
+        return loop.time() - start
+
+    def measure(number: int) -> float:
+        return loop.run_until_complete(many(number))
+
+    return measure
+
+
+def starlette_variant() -> Measure:
+    """Starlette's SessionMiddleware (itsdangerous + JSON + base64) around a tiny app."""
+    from itsdangerous import TimestampSigner
+    from starlette.middleware.sessions import SessionMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        change(scope["session"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = SessionMiddleware(app, secret_key=SECRET)
+    signer = TimestampSigner(SECRET)
+    value = signer.sign(base64.b64encode(json.dumps(payload()).encode())).decode()
+    header = f"session={value}; {OTHER_COOKIES}".encode("latin-1")
+    loop = asyncio.new_event_loop()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def many(number: int) -> float:
+        start = loop.time()
+        for _ in range(number):
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "path": "/",
+                "headers": [(b"cookie", header)],
+            }
+            await middleware(scope, receive, send)
+        return loop.time() - start
+
+    def measure(number: int) -> float:
+        return loop.run_until_complete(many(number))
+
+    return measure
+
+
+def flask_variant() -> Measure:
+    """Flask's default session: its signing serializer (itsdangerous + tagged JSON)."""
+    from flask import Flask
+
+    app = Flask("bench")
+    app.secret_key = SECRET
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    value = serializer.dumps(payload())
+
+    def flask() -> object:
+        data = serializer.loads(value, max_age=31 * 86400)
+        change(data)
+        return serializer.dumps(data)
+
+    return sync_measure(flask)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=0.3, help="per variant per round")
+    parser.add_argument("--chart", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+
+    variants: dict[str, Measure] = {"floor (AES-GCM + msgpack + base64url)": floor_variant()}
+    variants.update(satchel_variants())
+    peers: dict[str, Callable[[], Measure]] = {
+        "aiohttp-session encrypted cookie": aiohttp_session_variant,
+        "Starlette signed cookie": starlette_variant,
+        "Flask signed cookie": flask_variant,
+    }
+    missing = []
+    for name, build in peers.items():
+        try:
+            variants[name] = build()
+        except ImportError as error:
+            missing.append(f"{name} ({error.name} not installed)")
+
+    samples = interleaved(variants, args.rounds, args.seconds)
+    medians = {name: median(values) for name, values in samples.items()}
+    floor = medians["floor (AES-GCM + msgpack + base64url)"]
+    cookie = medians["satchel cookie, changed"]
+
+    print(f"\nIn-process, per request: median of {args.rounds} interleaved rounds\n")
+    print(f"{'variant':42s} {'µs':>8s} {'x floor':>8s} {'x satchel cookie':>17s}")
+    for name, seconds in medians.items():
+        print(f"{name:42s} {seconds * 1e6:8.2f} {seconds / floor:8.2f} {seconds / cookie:17.2f}")
+    for item in missing:
+        print(f"skipped: {item}")
+
+    targets = [
+        (
+            "cookie begin → finish (changed) ≤ 1.5 x floor",
+            cookie / floor,
+            cookie / floor <= 1.5,
+        ),
+        (
+            "untouched request < 5 µs",
+            medians["satchel untouched request"] * 1e6,
+            medians["satchel untouched request"] < 5e-6,
+        ),
+    ]
+    print("\nTargets")
+    for label, value, met in targets:
+        print(f"  {label}: {value:.2f} — {verdict(met)}")
+
+    path = write_json(
+        "inprocess",
+        {
+            "machine": machine(),
+            "rounds": args.rounds,
+            "median_seconds": medians,
+            "samples_seconds": samples,
+            "targets": [{"target": t, "value": v, "met": m} for t, v, m in targets],
+        },
+    )
+    print(f"\nwrote {path}")
+    if args.chart:
+        chart(medians, floor)
+    return 0
+
+
+def chart(medians: dict[str, float], floor: float) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no chart")
+        return
+    names = list(medians)[::-1]
+    values = [medians[name] * 1e6 for name in names]
+    figure, axes = plt.subplots(figsize=(9, 4.5))
+    bars = axes.barh(
+        names, values, color=["#4c72b0" if "satchel" in n else "#999999" for n in names]
+    )
+    axes.axvline(floor * 1e6, color="#c44e52", linestyle="--", linewidth=1, label="floor")
+    axes.axvline(floor * 1.5e6, color="#dd8452", linestyle=":", linewidth=1, label="1.5 x floor")
+    axes.bar_label(bars, fmt="%.1f µs", padding=3, fontsize=8)
+    axes.set_xlabel("µs per request (median)")
+    axes.set_title("Session cost per request, in process")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    from _common import RESULTS
+
+    path = RESULTS / "inprocess.png"
+    figure.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
