@@ -109,7 +109,7 @@ class Settings:
     clock_skew: float = 60.0
     max_cookie_size: int = 4096
     cookie_chunks: int = 1
-    max_conflict_retries: int = 3
+    max_conflict_retries: int = 10
 
     def __attrs_post_init__(self) -> None:
         if self.same_site not in ("strict", "lax", "none", None):
