@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
@@ -734,6 +735,19 @@ def test_async_each_op_is_one_round_trip(proxy: TcpProxy, pg_schema: str, table:
     assert asyncio.run(scenario()) == 4
 
 
+def terminate(admin: psycopg.Connection[Any], pid: int) -> None:
+    """Kill a backend and wait until it is gone, so its hang-up has reached
+    the client (pg_terminate_backend returns once the signal is sent)."""
+    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,))
+        if row.fetchone() == (0,):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"backend {pid} did not exit")
+
+
 def backend_pids(store: PostgresStore) -> list[int]:
     with store.pool.connection() as conn:
         return [conn.info.backend_pid]
@@ -747,7 +761,7 @@ def test_a_connection_the_server_closed_is_replaced_unseen(
     ) as store:
         assert store.execute(save("k")) == Saved(revision=1)
         (pid,) = backend_pids(store)
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        terminate(admin, pid)
         # The server has hung up on the pooled connection: the next op gets a new one.
         assert store.execute(Load(key="k", now=NOW)) == Loaded(value=b"v", revision=1)
         assert backend_pids(store) != [pid]
@@ -763,7 +777,7 @@ def test_async_a_connection_the_server_closed_is_replaced_unseen(
             await store.execute(save("k"))
             async with store.pool.connection() as conn:
                 pid = conn.info.backend_pid
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            terminate(admin, pid)
             loaded = await store.execute(Load(key="k", now=NOW))
             async with store.pool.connection() as conn:
                 return loaded, pid, conn.info.backend_pid
