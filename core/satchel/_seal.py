@@ -56,8 +56,25 @@ _FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PADDING = (b"", b"", b"==", b"=")
 
 
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# A final character that stands for 4 (or 2) bits of a partial group may only
+# be one whose unused low bits are zero; others decode to the same bytes as
+# the canonical form and would give one value a second spelling.
+_CANONICAL_LAST: tuple[frozenset[str], ...] = (
+    frozenset(_ALPHABET),
+    frozenset(),
+    frozenset(char for index, char in enumerate(_ALPHABET) if index & 0b1111 == 0),
+    frozenset(char for index, char in enumerate(_ALPHABET) if index & 0b11 == 0),
+)
+
+
 def b64decode(text: str) -> bytes | None:
-    """Decode base64url without padding; ``None`` for anything malformed."""
+    """Decode base64url without padding; ``None`` for anything malformed.
+
+    Only the canonical form is accepted: every value has one spelling.
+    """
+    if text and text[-1] not in _CANONICAL_LAST[len(text) % 4]:
+        return None
     try:
         return binascii.a2b_base64(
             text.encode("ascii").translate(_FROM_URLSAFE) + _PADDING[len(text) % 4],

@@ -91,3 +91,20 @@ def test_store_key_is_a_hash_not_the_id() -> None:
     assert key == store_key(session_id)
     assert b64encode(session_id) not in key
     assert key != store_key(IdCodec.new_id())
+
+
+@given(st.binary(min_size=1, max_size=64), st.data())
+def test_only_the_canonical_spelling_decodes(raw: bytes, data: st.DataObject) -> None:
+    text = b64encode(raw)
+    assert b64decode(text) == raw
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    other = data.draw(st.sampled_from([c for c in alphabet if c != text[-1]]))
+    assert b64decode(text[:-1] + other) != raw
+
+
+def test_changing_the_last_character_of_a_sealed_value_opens_to_nothing() -> None:
+    for size in range(40):
+        sealed = SEALER.seal(b"x" * size)
+        for replacement in "ABQg":
+            if replacement != sealed[-1]:
+                assert SEALER.open(sealed[:-1] + replacement) is None
