@@ -314,8 +314,10 @@ def test_identifier_limits() -> None:
         PostgresStore.from_dsn("dbname=x", table="t" * 53)
 
 
-def test_longest_names_work(postgres_dsn: str, admin: psycopg.Connection[Any]) -> None:
-    schema, table = "s" * 63, "t" * 52
+def test_longest_names_work(postgres_dsn: str, admin: psycopg.Connection[Any], run_id: str) -> None:
+    # This run's own names, padded to the longest allowed, so runs never collide.
+    schema = f"s_{run_id}".lower().ljust(63, "s")
+    table = f"t_{run_id}".lower().ljust(52, "t")
     try:
         with PostgresStore.from_dsn(
             postgres_dsn, schema=schema, table=table, create_schema=True
