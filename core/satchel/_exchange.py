@@ -24,9 +24,12 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Final, Literal, NamedTuple, TypeAlias, final
 
+import attrs
+
 from . import _cookies
 from ._cookies import SetCookie, parse_cookie_pairs
 from ._errors import (
+    ConfigurationError,
     CookieError,
     ProtocolError,
     SessionConflict,
@@ -163,8 +166,6 @@ class SessionProtocol:
 
     def __init__(self, settings: Settings, *, storage: StorageKind = "cookie") -> None:
         if storage not in ("cookie", "server"):
-            from ._errors import ConfigurationError
-
             raise ConfigurationError(f"storage: must be 'cookie' or 'server', got {storage!r}")
         self.settings = settings
         self.storage: StorageKind = storage
@@ -579,7 +580,7 @@ class Exchange:
         self._finished = True
         try:
             if state is State.IDLE:
-                self._outcome_now()
+                self._complete()
                 self._machine.fire(Event.FINISH_QUIET)
                 return None
             if self._protocol.storage == "cookie":
@@ -595,9 +596,6 @@ class Exchange:
         else:
             self._machine.fire(Event.FINISH_STORE)
         return self._pending
-
-    def _outcome_now(self) -> None:
-        self._complete()
 
     def _blobs(self) -> tuple[bytes, bytes]:
         session = self._session
@@ -791,8 +789,10 @@ class Exchange:
         self._bump_conflicts()
         if op.expected_revision is None:
             # An ID collision on create (or a racing create): try a fresh ID.
-            flash_blob, data_blob = unpack_blob(op.value)
-            self._pending = self._make_save(data_blob, flash_blob, create=True)
+            # The record does not hold the ID, so the same bytes go under a new one.
+            self._id = IdCodec.new_id()
+            self._record_key = store_key(self._id)
+            self._pending = attrs.evolve(op, key=self._record_key)
             return
         self._pending = Load(key=op.key, now=self._now)
 
@@ -857,13 +857,6 @@ class Exchange:
         if self._outcome is None or self._machine.state is not State.DONE:
             raise self._misuse(f"no outcome in state {self._machine.state.name}")
         return self._outcome
-
-
-def unpack_blob(value: bytes) -> tuple[bytes, bytes]:
-    """(flash_blob, data_blob) of a packed record this exchange produced."""
-    record = Record.unpack(value)
-    assert record is not None
-    return record.flash_blob, record.data_blob
 
 
 def run_ops(exchange: Exchange, store: Store) -> None:

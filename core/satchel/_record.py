@@ -153,28 +153,22 @@ def pack_map(values: Mapping[str, Any], *, check: bool = True) -> bytes:
     try:
         packed = _packb(values)
     except (_Unstorable, TypeError, ValueError, OverflowError):
-        packed = b""  # find the key at fault below
+        pass  # find the key at fault below
     else:
-        if not check:
-            return packed
+        if check:
+            check_map(values)
+        return packed
+    check_map(values)
     for key, value in values.items():
-        if type(key) is not str:
-            raise UnstorableValue(repr(key), "session keys must be str")
-        problem = _check(value, 1) if type(value) in _CONTAINERS else None
-        if problem is not None:
-            raise UnstorableValue(key, problem)
-        if not packed:
-            try:
-                _packb(value)
-            except _Unstorable as error:
-                raise UnstorableValue(key, error.reason) from None
-            except OverflowError:
-                raise UnstorableValue(key, "an int does not fit in 64 bits") from None
-            except (TypeError, ValueError) as error:
-                raise UnstorableValue(key, str(error)) from None
-    if not packed:  # pragma: no cover - every failure names a key above
-        raise UnstorableValue("?", "the session cannot be packed")
-    return packed
+        try:
+            _packb(value)
+        except _Unstorable as error:
+            raise UnstorableValue(key, error.reason) from None
+        except OverflowError:
+            raise UnstorableValue(key, "an int does not fit in 64 bits") from None
+        except (TypeError, ValueError) as error:
+            raise UnstorableValue(key, str(error)) from None
+    raise UnstorableValue("?", "the session cannot be packed")  # pragma: no cover
 
 
 @final
