@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import final
+from typing import TypedDict, final
 
 import attrs
 
@@ -26,6 +26,8 @@ __all__ = [
     "MAX_AGE_LIMIT",
     "MAX_COOKIE_HEADER_BYTES",
     "MAX_COOKIE_PAIRS",
+    "CookieAttributes",
+    "CookieOptions",
     "SetCookie",
     "check_prefix_rules",
     "cookie_attributes",
@@ -40,6 +42,33 @@ __all__ = [
     "validate_domain",
     "validate_path",
 ]
+
+
+class CookieAttributes(TypedDict, total=False):
+    """The attributes of an application cookie, each optional.
+
+    Adapters accept them as keyword arguments and pass them on unchanged to
+    `Exchange.set_cookie` / `Exchange.delete_cookie`, where the defaults
+    live: ``path="/"``, ``domain=None``, ``secure=True``, ``http_only=True``,
+    ``same_site="lax"``, ``partitioned=False``.
+    """
+
+    path: str | None
+    domain: str | None
+    secure: bool
+    http_only: bool
+    same_site: str | None
+    partitioned: bool
+
+
+class CookieOptions(CookieAttributes, total=False):
+    """`CookieAttributes` plus the cookie's lifetime (by default, none: a
+    browser-session cookie).
+    """
+
+    max_age: float | None
+    expires: float | datetime | None
+
 
 MAX_COOKIE_HEADER_BYTES = 32 * 1024
 """How much of a request's ``Cookie`` header text is parsed (32 KiB).

@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeAlias, cast, final
+from typing import Any, TypeAlias, Unpack, cast, final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from satchel import (
     AsyncStore,
+    CookieAttributes,
+    CookieOptions,
     Exchange,
     ProtocolError,
     Session,
@@ -201,18 +202,7 @@ def request_cookies(request: web.BaseRequest) -> Mapping[str, str]:
 
 
 def set_cookie(
-    request: web.BaseRequest,
-    name: str,
-    value: str,
-    *,
-    path: str | None = "/",
-    domain: str | None = None,
-    secure: bool = True,
-    http_only: bool = True,
-    same_site: str | None = "lax",
-    partitioned: bool = False,
-    max_age: float | None = None,
-    expires: float | datetime | None = None,
+    request: web.BaseRequest, name: str, value: str, **options: Unpack[CookieOptions]
 ) -> None:
     """Add a ``Set-Cookie`` for an application cookie to this request's response.
 
@@ -226,30 +216,11 @@ def set_cookie(
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(request).exchange.set_cookie(
-        name,
-        value,
-        path=path,
-        domain=domain,
-        secure=secure,
-        http_only=http_only,
-        same_site=same_site,
-        partitioned=partitioned,
-        max_age=max_age,
-        expires=expires,
-    )
+    _state_of(request).exchange.set_cookie(name, value, **options)
 
 
 def delete_cookie(
-    request: web.BaseRequest,
-    name: str,
-    *,
-    path: str | None = "/",
-    domain: str | None = None,
-    secure: bool = True,
-    http_only: bool = True,
-    same_site: str | None = "lax",
-    partitioned: bool = False,
+    request: web.BaseRequest, name: str, **attributes: Unpack[CookieAttributes]
 ) -> None:
     """Expire an application cookie; pass the `path` and `domain` it was set with.
 
@@ -258,15 +229,7 @@ def delete_cookie(
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(request).exchange.delete_cookie(
-        name,
-        path=path,
-        domain=domain,
-        secure=secure,
-        http_only=http_only,
-        same_site=same_site,
-        partitioned=partitioned,
-    )
+    _state_of(request).exchange.delete_cookie(name, **attributes)
 
 
 async def _finish(state: _RequestState, response: web.StreamResponse) -> None:

@@ -17,13 +17,14 @@ import logging
 import sys
 from asyncio import Future
 from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import tornado.web
 
 from satchel import (
     AsyncStore,
+    CookieAttributes,
+    CookieOptions,
     Exchange,
     ProtocolError,
     SatchelError,
@@ -257,20 +258,7 @@ class SessionMixin(tornado.web.RequestHandler):
         """
         return self._satchel_exchange_now().request_cookies
 
-    def set_response_cookie(
-        self,
-        name: str,
-        value: str,
-        *,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool = True,
-        http_only: bool = True,
-        same_site: str | None = "lax",
-        partitioned: bool = False,
-        max_age: float | None = None,
-        expires: float | datetime | None = None,
-    ) -> None:
+    def set_response_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
         """Send an application cookie with the response, validated by satchel.
 
         A name, value or attribute that could inject into the header raises
@@ -285,30 +273,9 @@ class SessionMixin(tornado.web.RequestHandler):
             satchel.ProtocolError: the response headers were already sent.
 
         """
-        self._satchel_exchange_now().set_cookie(
-            name,
-            value,
-            path=path,
-            domain=domain,
-            secure=secure,
-            http_only=http_only,
-            same_site=same_site,
-            partitioned=partitioned,
-            max_age=max_age,
-            expires=expires,
-        )
+        self._satchel_exchange_now().set_cookie(name, value, **options)
 
-    def delete_response_cookie(
-        self,
-        name: str,
-        *,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool = True,
-        http_only: bool = True,
-        same_site: str | None = "lax",
-        partitioned: bool = False,
-    ) -> None:
+    def delete_response_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with.
 
         Raises:
@@ -316,15 +283,7 @@ class SessionMixin(tornado.web.RequestHandler):
             satchel.ProtocolError: the response headers were already sent.
 
         """
-        self._satchel_exchange_now().delete_cookie(
-            name,
-            path=path,
-            domain=domain,
-            secure=secure,
-            http_only=http_only,
-            same_site=same_site,
-            partitioned=partitioned,
-        )
+        self._satchel_exchange_now().delete_cookie(name, **attributes)
 
     # -- finishing: flush and finish ------------------------------------------
 

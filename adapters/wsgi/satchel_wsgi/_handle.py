@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, Unpack, final
 
 from satchel import (
     ConfigurationError,
+    CookieAttributes,
+    CookieOptions,
     EndedReason,
     Exchange,
     SatchelError,
@@ -149,60 +150,18 @@ class SessionHandle:
         """
         return self._exchange.request_cookies
 
-    def set_cookie(
-        self,
-        name: str,
-        value: str,
-        *,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool = True,
-        http_only: bool = True,
-        same_site: str | None = "lax",
-        partitioned: bool = False,
-        max_age: float | None = None,
-        expires: float | datetime | None = None,
-    ) -> None:
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
         """Add a ``Set-Cookie`` for an application cookie to the response.
 
         The cookie is validated now and rendered by the core; a name, value or
         attribute that could inject into the header raises
         `satchel.CookieError`. Call it before ``start_response``.
         """
-        self._exchange.set_cookie(
-            name,
-            value,
-            path=path,
-            domain=domain,
-            secure=secure,
-            http_only=http_only,
-            same_site=same_site,
-            partitioned=partitioned,
-            max_age=max_age,
-            expires=expires,
-        )
+        self._exchange.set_cookie(name, value, **options)
 
-    def delete_cookie(
-        self,
-        name: str,
-        *,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool = True,
-        http_only: bool = True,
-        same_site: str | None = "lax",
-        partitioned: bool = False,
-    ) -> None:
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
-        self._exchange.delete_cookie(
-            name,
-            path=path,
-            domain=domain,
-            secure=secure,
-            http_only=http_only,
-            same_site=same_site,
-            partitioned=partitioned,
-        )
+        self._exchange.delete_cookie(name, **attributes)
 
     # --8<-- [end:cookies]
 
