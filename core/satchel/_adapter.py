@@ -10,11 +10,11 @@ checks all of these in one place, naming the bad option, and builds the
 from __future__ import annotations
 
 import inspect
-import math
 import time
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar, final
 
+from ._checks import check_seconds
 from ._errors import ConfigurationError
 from ._exchange import SessionProtocol
 from ._session import Session
@@ -127,16 +127,8 @@ class AdapterOptions(Generic[StoreT]):
                 "timeout_location: must be a non-empty URL without spaces or control "
                 f"characters, got {timeout_location!r}"
             )
-        if sweep_interval is not None and (
-            isinstance(sweep_interval, bool)
-            or not isinstance(sweep_interval, int | float)
-            or not math.isfinite(sweep_interval)
-            or sweep_interval <= 0
-        ):
-            raise ConfigurationError(
-                "sweep_interval: must be a positive number of seconds or None, "
-                f"got {sweep_interval!r}"
-            )
+        if sweep_interval is not None:
+            sweep_interval = check_seconds("sweep_interval", sweep_interval)
         self.settings = settings
         self.store = store
         self.clock = clock

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import attrs
 
+from ._checks import check_seconds
 from ._cookies import (
     check_prefix_rules,
     cookie_attributes,
@@ -35,15 +35,7 @@ def _require_keyring(instance: Settings, attribute: attrs.Attribute[Any], value:
 
 
 def _positive_seconds(instance: Settings, attribute: attrs.Attribute[Any], value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigurationError(
-            f"{attribute.name}: must be a positive number of seconds, got {value!r}"
-        )
+    check_seconds(attribute.name, value)
 
 
 def _normalise_same_site(value: object) -> object:

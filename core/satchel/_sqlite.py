@@ -8,7 +8,6 @@ mode: readers never wait for the writer.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import re
 import sqlite3
@@ -18,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Final, TypeVar, final
 
+from ._checks import check_seconds
 from ._errors import ConfigurationError, StoreError
 from ._ops import (
     Conflict,
@@ -89,16 +89,7 @@ def _check_table(table: object) -> str:
 
 
 def _check_timeout(timeout: object) -> float:
-    if (
-        not isinstance(timeout, int | float)
-        or isinstance(timeout, bool)
-        or not math.isfinite(timeout)
-        or timeout < 0
-    ):
-        raise ConfigurationError(
-            f"timeout: must be a finite number of seconds >= 0, got {timeout!r}"
-        )
-    return float(timeout)
+    return check_seconds("timeout", timeout, zero_allowed=True)
 
 
 def _check_batch_size(batch_size: object) -> int:

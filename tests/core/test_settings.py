@@ -104,3 +104,13 @@ def test_repr_hides_the_keyring(keyring: Keyring) -> None:
 def test_unknown_storage_is_a_configuration_error(keyring: Keyring) -> None:
     with pytest.raises(ConfigurationError, match="storage"):
         SessionProtocol(Settings(keyring=keyring), storage="disk")  # type: ignore[arg-type]
+
+
+def test_check_seconds_names_the_setting_and_bounds_zero() -> None:
+    from satchel import check_seconds
+
+    assert check_seconds("timeout", 2) == 2.0
+    assert check_seconds("timeout", 0, zero_allowed=True) == 0.0
+    for bad in (0, -1, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ConfigurationError, match="^timeout: "):
+            check_seconds("timeout", bad)

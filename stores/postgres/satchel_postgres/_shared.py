@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
-from satchel import ConfigurationError, StoreError
+from satchel import ConfigurationError, StoreError, check_seconds
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -77,16 +77,7 @@ def check_identifier(setting: str, value: object) -> str:
 
 def check_timeout(timeout: object) -> float:
     """Validate the timeout: a finite number of seconds above zero."""
-    if (
-        not isinstance(timeout, int | float)
-        or isinstance(timeout, bool)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ConfigurationError(
-            f"timeout: must be a finite number of seconds > 0, got {timeout!r}"
-        )
-    return float(timeout)
+    return check_seconds("timeout", timeout)
 
 
 def check_batch_size(batch_size: object) -> int:

@@ -36,6 +36,7 @@ from satchel import (
     Save,
     Saved,
     StoreError,
+    check_seconds,
 )
 
 __all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT", "AsyncRedisStore", "RedisStore"]
@@ -170,16 +171,7 @@ def _check_prefix(prefix: object) -> str:
 
 
 def _check_timeout(timeout: object) -> float:
-    if (
-        not isinstance(timeout, int | float)
-        or isinstance(timeout, bool)
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ConfigurationError(
-            f"timeout: must be a finite number of seconds > 0, got {timeout!r}"
-        )
-    return float(timeout)
+    return check_seconds("timeout", timeout)
 
 
 def _check_url(url: object) -> str:
