@@ -112,5 +112,5 @@ def test_check_seconds_names_the_setting_and_bounds_zero() -> None:
     assert check_seconds("timeout", 2) == 2.0
     assert check_seconds("timeout", 0, zero_allowed=True) == 0.0
     for bad in (0, -1, float("nan"), float("inf"), True, "5"):
-        with pytest.raises(ConfigurationError, match="^timeout: "):
+        with pytest.raises(ConfigurationError, match=r"^timeout: "):
             check_seconds("timeout", bad)
