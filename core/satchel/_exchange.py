@@ -78,6 +78,8 @@ StorageKind: TypeAlias = Literal["cookie", "server"]
 an authenticated ID in the cookie."""
 
 _EPOCH_EXPIRES: Final = "Thu, 01 Jan 1970 00:00:00 GMT"
+_NO_STORE: Final = ("Cache-Control", "no-store")
+_VARY_COOKIE: Final = ("Vary", "Cookie")
 
 
 class Outcome(NamedTuple):
@@ -218,6 +220,11 @@ class Exchange:
     _session_cookie_changed = False
     _cookie_id_times: tuple[float, float] | None = None
     _discarded = False
+    _chunks_present = 0
+    # Lists only a few requests add to; replaced by a list on the first add.
+    _queue: list[Op] | tuple[()] = ()
+    _custom_cookies: list[str] | tuple[()] = ()
+    _invalidated_keys: list[str] | tuple[()] = ()
 
     def __init__(
         self, protocol: SessionProtocol, cookie_headers: str | Iterable[str] | None, now: float
@@ -226,10 +233,7 @@ class Exchange:
         self._cookie_headers = cookie_headers
         self._now = self._created_at = self._last_access = float(now)
         self._machine = Machine()
-        self._queue: list[Op] = []
-        self._custom_cookies: list[str] = []
         self._set_cookies: list[str] = []
-        self._invalidated_keys: list[str] = []
 
     def __repr__(self) -> str:
         return f"<Exchange state={self._machine.state.name}>"
@@ -296,7 +300,7 @@ class Exchange:
             max_age=max_age,
             expires=expires,
         )
-        self._custom_cookies.append(cookie.render(now=self._now))
+        self._add_custom(cookie.render(now=self._now))
 
     def delete_cookie(
         self,
@@ -311,7 +315,7 @@ class Exchange:
     ) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
         self._check_custom(name)
-        self._custom_cookies.append(
+        self._add_custom(
             _cookies.render_delete_cookie(
                 name,
                 path=path,
@@ -322,6 +326,11 @@ class Exchange:
                 partitioned=partitioned,
             )
         )
+
+    def _add_custom(self, header: str) -> None:
+        if not self._custom_cookies:
+            self._custom_cookies = []
+        self._custom_cookies.append(header)
 
     def _check_custom(self, name: str) -> None:
         if self._finished:
@@ -368,8 +377,18 @@ class Exchange:
         return self._session
 
     def _session_candidates(self) -> list[str]:
+        """The session cookie's values; notes the highest chunk index present."""
         name = self._protocol.settings.cookie_name
-        return [value for key, value in self._request_pairs() if key == name]
+        candidates = []
+        chunked = False
+        for key, value in self._request_pairs():
+            if key == name:
+                candidates.append(value)
+            elif key.startswith(name):
+                chunked = True
+        if chunked:
+            self._chunks_present = self._highest_chunk_index()
+        return candidates
 
     def _open_cookie(self) -> None:
         candidates = self._session_candidates()
@@ -487,7 +506,8 @@ class Exchange:
             raise self._misuse(f"send() in state {self._machine.state.name}")
         self._on_store_result(op, result)
         if self._pending is None and self._queue:
-            self._pending = self._queue.pop(0)
+            self._pending = self._queue[0]
+            self._queue = self._queue[1:]
         if self._pending is None:
             self._complete()
             self._machine.fire(Event.STORE_DONE)
@@ -522,7 +542,7 @@ class Exchange:
 
     def _drop_loaded_key(self) -> None:
         if self._record_key is not None:
-            self._invalidated_keys.append(self._record_key)
+            self._invalidated_keys = [*self._invalidated_keys, self._record_key]
 
     # -- regenerate / invalidate (called by Session) --------------------
 
@@ -531,7 +551,7 @@ class Exchange:
 
     def _invalidate(self) -> None:
         if self._record_key is not None and self._record_key not in self._invalidated_keys:
-            self._invalidated_keys.append(self._record_key)
+            self._invalidated_keys = [*self._invalidated_keys, self._record_key]
         self._id = None
         self._record_key = None
         self._revision = None
@@ -639,7 +659,7 @@ class Exchange:
     def _finish_cookie(self) -> None:
         settings = self._protocol.settings
         data_blob, flash_blob = self._blobs()
-        present_chunks = self._present_chunk_count()
+        present_chunks = self._chunks_present
         if not self._needs_write(data_blob, flash_blob):
             if self._must_expire_cookie():
                 self._expire_session_cookie(present_chunks)
@@ -688,8 +708,8 @@ class Exchange:
                 return parts
         return None
 
-    def _present_chunk_count(self) -> int:
-        """The highest chunk index among the request's cookies."""
+    def _highest_chunk_index(self) -> int:
+        """The highest chunk index among the request's cookies (0 for none)."""
         prefix = self._protocol.settings.cookie_name + "."
         highest = 0
         for key, _ in self._request_pairs():
@@ -835,20 +855,19 @@ class Exchange:
         )
 
     def _complete(self) -> None:
-        headers: list[tuple[str, str]] = [("Set-Cookie", value) for value in self._set_cookies]
-        headers.extend(("Set-Cookie", value) for value in self._custom_cookies)
-        if self._session_cookie_changed:
-            headers.append(("Cache-Control", "no-store"))
+        headers = [("Set-Cookie", value) for value in self._set_cookies]
+        if self._custom_cookies:
+            headers += [("Set-Cookie", value) for value in self._custom_cookies]
+        changed = self._session_cookie_changed
+        if changed:
+            headers.append(_NO_STORE)
         read = self._session is not None
         if read:
-            headers.append(("Vary", "Cookie"))
+            headers.append(_VARY_COOKIE)
+        # Positional: (headers, session_cookie_changed, session_read,
+        # conflicts_retried, discarded_by_logout, ended_reason).
         self._outcome = Outcome(
-            headers=tuple(headers),
-            session_cookie_changed=self._session_cookie_changed,
-            session_read=read,
-            conflicts_retried=self._conflicts,
-            discarded_by_logout=self._discarded,
-            ended_reason=self._ended_reason,
+            tuple(headers), changed, read, self._conflicts, self._discarded, self._ended_reason
         )
 
     @property

@@ -19,7 +19,6 @@ record is gone has ended; the record's own timestamps decide expiry.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -44,9 +43,16 @@ _ID_LAYOUT = struct.Struct(f">BB{ID_BYTES}sdd")
 _ID_TOTAL: Final = _ID_LAYOUT.size + TAG_BYTES
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def b64encode(raw: bytes) -> str:
     """base64url without padding."""
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    # binascii directly: the base64 module's wrappers cost more than the
+    # encoding itself for a cookie-sized value.
+    return (
+        binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode("ascii")
+    )
 
 
 # base64url to the standard alphabet; the standard alphabet's own "+", "/" and
@@ -98,22 +104,26 @@ def store_key(session_id: bytes) -> str:
 class Sealer:
     """Seal and open records for one cookie name with a keyring."""
 
-    __slots__ = ("_aad", "_keys")
+    __slots__ = ("_keys", "_newest")
 
     def __init__(self, keyring: Keyring, cookie_name: str) -> None:
-        self._keys = keyring.keys(b"cookie-storage")
-        self._aad = b"satchel/cookie-storage/v1\x00" + cookie_name.encode("ascii")
+        aad = b"satchel/cookie-storage/v1\x00" + cookie_name.encode("ascii")
+        # Per key, in keyring order: (hint, the 2-byte header, associated data, AEAD).
+        self._keys = tuple(
+            (key.hint, header, header + aad, key.aead)
+            for key in keyring.keys(b"cookie-storage")
+            for header in (bytes((SEAL_VERSION, key.hint)),)
+        )
+        self._newest = self._keys[0]
 
     def __repr__(self) -> str:
         return "<Sealer>"
 
     def seal(self, plaintext: bytes) -> str:
         """Encrypt and authenticate `plaintext` with the newest key."""
-        key = self._keys[0]
+        _, header, aad, aead = self._newest
         nonce = os.urandom(NONCE_BYTES)
-        header = bytes((SEAL_VERSION, key.hint))
-        sealed = key.aead.encrypt(nonce, plaintext, header + self._aad)
-        return b64encode(header + nonce + sealed)
+        return b64encode(header + nonce + aead.encrypt(nonce, plaintext, aad))
 
     def open(self, value: str) -> tuple[bytes, bool] | None:
         """Decrypt `value`; ``(plaintext, sealed_with_newest_key)`` or ``None``.
@@ -124,19 +134,18 @@ class Sealer:
         raw = b64decode(value)
         if raw is None or len(raw) < SEAL_OVERHEAD or raw[0] != SEAL_VERSION:
             return None
-        header, nonce, sealed = (
-            raw[:2],
-            raw[2 : 2 + NONCE_BYTES],
-            raw[2 + NONCE_BYTES :],
-        )
-        aad = header + self._aad
-        for position, key in enumerate(self._keys):
-            if key.hint != header[1]:
-                continue
-            try:
-                return key.aead.decrypt(nonce, sealed, aad), position == 0
-            except InvalidTag:  # a hint collision: try the next key
-                continue
+        hint = raw[1]
+        newest = True
+        for key_hint, _, aad, aead in self._keys:
+            if key_hint == hint:
+                try:
+                    return (
+                        aead.decrypt(raw[2 : 2 + NONCE_BYTES], raw[2 + NONCE_BYTES :], aad),
+                        newest,
+                    )
+                except InvalidTag:  # a hint collision: try the next key
+                    pass
+            newest = False
         return None
 
 

@@ -42,7 +42,10 @@ class Session(MutableMapping[str, Any]):
         return self._data
 
     def __getitem__(self, key: str) -> Any:
-        return self._live()[key]
+        # _live() inlined: reads are the most frequent call of a request.
+        if self._exchange._finished:
+            raise self._exchange._misuse("the session was used after finish()")
+        return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
         if type(key) is not str:
@@ -63,7 +66,9 @@ class Session(MutableMapping[str, Any]):
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value for `key`, or `default` if the session has none."""
-        return self._live().get(key, default)
+        if self._exchange._finished:
+            raise self._exchange._misuse("the session was used after finish()")
+        return self._data.get(key, default)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         """Set `key` to `default` only if it is absent; return its value."""

@@ -19,6 +19,10 @@ __all__ = ["TRANSITIONS", "Event", "State", "mermaid_diagram"]
 class State(enum.Enum):
     """Where an exchange is in its request."""
 
+    # Members are singletons: hashing by identity keeps the transition
+    # lookups in C (Enum's own hash is a Python-level method).
+    __hash__ = object.__hash__
+
     IDLE = "IDLE"
     """Begun; nobody has asked for the session yet."""
     LOADING = "LOADING"
@@ -35,6 +39,8 @@ class State(enum.Enum):
 
 class Event(enum.Enum):
     """What can happen to an exchange."""
+
+    __hash__ = object.__hash__
 
     OPEN_READY = "open, nothing to load"
     OPEN_LOAD = "open, emit Load"
