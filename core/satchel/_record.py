@@ -184,7 +184,7 @@ class Record:
         "last_access",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - built positionally, once per request, by unpack
         self,
         created_at: float,
         last_access: float,
