@@ -78,6 +78,23 @@ StorageKind: TypeAlias = Literal["cookie", "server"]
 an authenticated ID in the cookie."""
 
 _EPOCH_EXPIRES: Final = "Thu, 01 Jan 1970 00:00:00 GMT"
+# The enum members as module globals: reading `State.OPEN` goes through the
+# enum metaclass's __getattr__ hook (about ten times the cost of a global),
+# and the exchange reads them several times per request.
+_IDLE, _LOADING, _OPEN, _SAVING, _DONE, _ERROR = (
+    State.IDLE,
+    State.LOADING,
+    State.OPEN,
+    State.SAVING,
+    State.DONE,
+    State.ERROR,
+)
+_OPEN_READY, _OPEN_LOAD, _LOAD_ANSWERED = Event.OPEN_READY, Event.OPEN_LOAD, Event.LOAD_ANSWERED
+_FINISH_QUIET, _FINISH_STORE = Event.FINISH_QUIET, Event.FINISH_STORE
+_STORE_MORE, _STORE_DONE, _STORE_FAILED = Event.STORE_MORE, Event.STORE_DONE, Event.STORE_FAILED
+_ABANDON = Event.ABANDON
+
+
 _NO_STORE: Final = ("Cache-Control", "no-store")
 _VARY_COOKIE: Final = ("Vary", "Cookie")
 
@@ -348,26 +365,26 @@ class Exchange:
         request carries no authentic session cookie, no op is needed.
         """
         state = self._machine.state
-        if state in (State.OPEN, State.LOADING):
+        if state in (_OPEN, _LOADING):
             return
-        if state is not State.IDLE:
+        if state is not _IDLE:
             raise self._misuse(f"open() in state {state.name}")
         if self._protocol.storage == "cookie":
             self._open_cookie()
-            self._machine.fire(Event.OPEN_READY)
+            self._machine.fire(_OPEN_READY)
             return
         if self._open_server_id():
             assert self._record_key is not None
             self._pending = Load(key=self._record_key, now=self._now)
-            self._machine.fire(Event.OPEN_LOAD)
+            self._machine.fire(_OPEN_LOAD)
         else:
             self._start_fresh()
-            self._machine.fire(Event.OPEN_READY)
+            self._machine.fire(_OPEN_READY)
 
     @property
     def session(self) -> Session:
         """The session view. Available between `open` (and its ops) and `finish`."""
-        if self._machine.state is not State.OPEN or self._session is None:
+        if self._machine.state is not _OPEN or self._session is None:
             if self._finished:
                 raise self._misuse("the session was used after finish()")
             raise self._misuse(
@@ -493,16 +510,16 @@ class Exchange:
             raise self._misuse(f"send() with no pending op (state {self._machine.state.name})")
         if isinstance(result, StoreFailed):
             self._pending = None
-            self._machine.fire(Event.STORE_FAILED)
+            self._machine.fire(_STORE_FAILED)
             raise result.error
         self._pending = None
-        if self._machine.state is State.LOADING:
+        if self._machine.state is _LOADING:
             if not isinstance(op, Load) or not isinstance(result, Loaded | Missing):
                 raise self._misuse(f"{type(result).__name__} does not answer {type(op).__name__}")
             self._on_loaded(result)
-            self._machine.fire(Event.LOAD_ANSWERED)
+            self._machine.fire(_LOAD_ANSWERED)
             return None
-        if self._machine.state is not State.SAVING:
+        if self._machine.state is not _SAVING:
             raise self._misuse(f"send() in state {self._machine.state.name}")
         self._on_store_result(op, result)
         if self._pending is None and self._queue:
@@ -510,9 +527,9 @@ class Exchange:
             self._queue = self._queue[1:]
         if self._pending is None:
             self._complete()
-            self._machine.fire(Event.STORE_DONE)
+            self._machine.fire(_STORE_DONE)
         else:
-            self._machine.fire(Event.STORE_MORE)
+            self._machine.fire(_STORE_MORE)
         return self._pending
 
     def _on_loaded(self, result: Loaded | Missing) -> None:
@@ -573,11 +590,11 @@ class Exchange:
         `ProtocolError` if anything touches it afterwards. Abandoning a
         finished or failed exchange does nothing.
         """
-        if self._machine.state in (State.DONE, State.ERROR, State.SAVING):
+        if self._machine.state in (_DONE, _ERROR, _SAVING):
             return
         self._finished = True
         self._pending = None
-        self._machine.fire(Event.ABANDON)
+        self._machine.fire(_ABANDON)
 
     def finish(self, *, now: float | None = None) -> Op | None:
         """End the request: decide what to store and which cookies to send.
@@ -593,15 +610,15 @@ class Exchange:
 
         """
         state = self._machine.state
-        if state not in (State.IDLE, State.OPEN):
+        if state not in (_IDLE, _OPEN):
             raise self._misuse(f"finish() in state {state.name}")
         if now is not None:
             self._now = float(now)
         self._finished = True
         try:
-            if state is State.IDLE:
+            if state is _IDLE:
                 self._complete()
-                self._machine.fire(Event.FINISH_QUIET)
+                self._machine.fire(_FINISH_QUIET)
                 return None
             if self._protocol.storage == "cookie":
                 self._finish_cookie()
@@ -612,9 +629,9 @@ class Exchange:
             raise
         if self._pending is None:
             self._complete()
-            self._machine.fire(Event.FINISH_QUIET)
+            self._machine.fire(_FINISH_QUIET)
         else:
-            self._machine.fire(Event.FINISH_STORE)
+            self._machine.fire(_FINISH_STORE)
         return self._pending
 
     def _blobs(self) -> tuple[bytes, bytes]:
@@ -864,6 +881,10 @@ class Exchange:
         read = self._session is not None
         if read:
             headers.append(_VARY_COOKIE)
+            # The session refers to its exchange (to refuse use after finish);
+            # dropping the reference back breaks the cycle, so the request's
+            # objects are freed at once instead of by the garbage collector.
+            self._session = None
         # Positional: (headers, session_cookie_changed, session_read,
         # conflicts_retried, discarded_by_logout, ended_reason).
         self._outcome = Outcome(
@@ -873,7 +894,7 @@ class Exchange:
     @property
     def outcome(self) -> Outcome:
         """What to add to the response. Available once the exchange is DONE."""
-        if self._outcome is None or self._machine.state is not State.DONE:
+        if self._outcome is None or self._machine.state is not _DONE:
             raise self._misuse(f"no outcome in state {self._machine.state.name}")
         return self._outcome
 
