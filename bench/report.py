@@ -22,6 +22,7 @@ from e2e_server import VARIANTS
 # The JSON files keep their keys sorted; the tables follow the benchmarks' order.
 INPROCESS_ORDER = (
     "floor (AES-GCM + msgpack + base64url)",
+    "satchel's formats and checks, no exchange",
     "satchel cookie, changed",
     "satchel cookie, read only",
     "satchel memory store, changed",
