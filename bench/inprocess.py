@@ -355,9 +355,10 @@ def chart(medians: dict[str, float], floor: float) -> None:
     axes.axvline(floor * 1e6, color="#c44e52", linestyle="--", linewidth=1, label="floor")
     axes.axvline(floor * 1.5e6, color="#dd8452", linestyle=":", linewidth=1, label="1.5 x floor")
     axes.bar_label(bars, fmt="%.1f µs", padding=3, fontsize=8)
+    axes.set_xlim(right=max(values) * 1.15)  # room for the last bar's label
     axes.set_xlabel("µs per request (median)")
     axes.set_title("Session cost per request, in process")
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper right")
     figure.tight_layout()
     from _common import RESULTS
 
