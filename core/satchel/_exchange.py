@@ -471,6 +471,11 @@ class Exchange:
     def _start_fresh(self, reason: EndedReason | None = None) -> None:
         if reason is not None:
             self._ended_reason = reason
+        self._forget_stored()
+        self._session = Session(self, {}, {})
+
+    def _forget_stored(self) -> None:
+        """No stored session any more: a new one, created now, nothing loaded."""
         self._id = None
         self._record_key = None
         self._revision = None
@@ -479,7 +484,6 @@ class Exchange:
         self._last_access = self._now
         self._loaded_data_blob = EMPTY_MAP_BLOB
         self._loaded_flash_blob = EMPTY_MAP_BLOB
-        self._session = Session(self, {}, {})
 
     def _adopt(self, record: Record, revision: int | None = None) -> None:
         self._is_new = False
@@ -558,8 +562,9 @@ class Exchange:
         return "invalid"
 
     def _drop_loaded_key(self) -> None:
-        if self._record_key is not None:
-            self._invalidated_keys = [*self._invalidated_keys, self._record_key]
+        key = self._record_key
+        if key is not None and key not in self._invalidated_keys:
+            self._invalidated_keys = [*self._invalidated_keys, key]
 
     # -- regenerate / invalidate (called by Session) --------------------
 
@@ -567,17 +572,9 @@ class Exchange:
         self._regenerated = True
 
     def _invalidate(self) -> None:
-        if self._record_key is not None and self._record_key not in self._invalidated_keys:
-            self._invalidated_keys = [*self._invalidated_keys, self._record_key]
-        self._id = None
-        self._record_key = None
-        self._revision = None
+        self._drop_loaded_key()
+        self._forget_stored()
         self._regenerated = False
-        self._is_new = True
-        self._created_at = self._now
-        self._last_access = self._now
-        self._loaded_data_blob = EMPTY_MAP_BLOB
-        self._loaded_flash_blob = EMPTY_MAP_BLOB
         self._session_cookie_changed = True  # the old cookie must go even if nothing new is stored
 
     # -- finishing ------------------------------------------------------
