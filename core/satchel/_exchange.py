@@ -158,6 +158,15 @@ def _expiry(
     return None
 
 
+def _finite_now(now: float) -> float:
+    # Every expiry, TTL and cookie date is computed from `now`: a NaN or an
+    # infinity would reach the store as a TTL no driver can honour.
+    seconds = float(now)
+    if not math.isfinite(seconds):
+        raise ProtocolError(f"now must be a finite number of POSIX seconds, got {now!r}")
+    return seconds
+
+
 @final
 class SessionProtocol:
     """The sans-IO session protocol for one configuration.
@@ -208,6 +217,9 @@ class SessionProtocol:
                 (several values if the header was repeated), or ``None``.
             now: the current time in POSIX seconds, from the injected clock.
 
+        Raises:
+            ProtocolError: `now` is not a finite number (a broken clock).
+
         """
         return Exchange(self, cookie_headers, now)
 
@@ -248,7 +260,7 @@ class Exchange:
     ) -> None:
         self._protocol = protocol
         self._cookie_headers = cookie_headers
-        self._now = self._created_at = self._last_access = float(now)
+        self._now = self._created_at = self._last_access = _finite_now(now)
         self._machine = Machine()
         self._set_cookies: list[str] = []
 
@@ -603,14 +615,18 @@ class Exchange:
             SessionTooLarge: cookie storage, and the sealed session does not
                 fit (the exchange is failed).
             UnstorableValue: a session value the record cannot hold.
-            ProtocolError: finishing twice, or while a `Load` is unanswered.
+            ProtocolError: finishing twice, while a `Load` is unanswered, or
+                with a `now` that is not a finite number.
 
         """
         state = self._machine.state
         if state not in (_IDLE, _OPEN):
             raise self._misuse(f"finish() in state {state.name}")
         if now is not None:
-            self._now = float(now)
+            try:
+                self._now = _finite_now(now)
+            except ProtocolError as error:
+                raise self._misuse(str(error)) from None
         self._finished = True
         try:
             if state is _IDLE:

@@ -715,6 +715,31 @@ def test_finish_while_a_load_is_unanswered_is_a_protocol_error(
         exchange.finish()
 
 
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("now", [float("nan"), float("inf"), float("-inf")])
+def test_a_clock_that_is_not_finite_is_refused_at_begin(
+    storage: StorageKind, now: float, clock: ManualClock
+) -> None:
+    protocol, _ = make(storage, clock)
+    with pytest.raises(ProtocolError, match="finite"):
+        protocol.begin(None, now=now)
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_a_clock_that_is_not_finite_is_refused_at_finish_before_any_op(
+    storage: StorageKind, clock: ManualClock
+) -> None:
+    # Otherwise the NaN would reach the store as the save's TTL and expiry.
+    protocol, _ = make(storage, clock)
+    exchange = protocol.begin(None, now=clock())
+    exchange.open()
+    exchange.session["user"] = "ada"
+    with pytest.raises(ProtocolError, match="finite"):
+        exchange.finish(now=float("nan"))
+    assert exchange.state is State.ERROR
+    assert exchange.next_op() is None
+
+
 def test_store_failed_result_type_is_accepted_by_send(clock: ManualClock) -> None:
     protocol, browser = make("server", clock)
     browser.request(put("user", "ada"))
