@@ -292,7 +292,15 @@ class Exchange:
         return self._pairs
 
     def _misuse(self, message: str) -> ProtocolError:
+        self._release_session()
         return self._machine.fail(message)
+
+    def _release_session(self) -> None:
+        # The session refers to its exchange (to refuse use after finish);
+        # dropping the reference back once the exchange is done or failed
+        # breaks the cycle, so the request's objects are freed at once
+        # instead of by the garbage collector.
+        self._session = None
 
     # -- custom cookies -------------------------------------------------
 
@@ -603,6 +611,7 @@ class Exchange:
             return
         self._finished = True
         self._pending = None
+        self._release_session()
         self._machine.fire(_ABANDON)
 
     def finish(self, *, now: float | None = None) -> Op | None:
@@ -638,7 +647,7 @@ class Exchange:
             else:
                 self._finish_server()
         except BaseException:
-            self._machine.fail("finish() failed")
+            self._misuse("finish() failed")
             raise
         if self._pending is None:
             self._complete()
@@ -829,7 +838,7 @@ class Exchange:
     def _bump_conflicts(self) -> None:
         self._conflicts += 1
         if self._conflicts > self._protocol.settings.max_conflict_retries:
-            self._machine.fail("conflict retries exhausted")
+            self._misuse("conflict retries exhausted")
             raise SessionConflict(
                 f"the session kept changing under this request; gave up after "
                 f"{self._protocol.settings.max_conflict_retries} retries"
@@ -894,10 +903,7 @@ class Exchange:
         read = self._session is not None
         if read:
             headers.append(_VARY_COOKIE)
-            # The session refers to its exchange (to refuse use after finish);
-            # dropping the reference back breaks the cycle, so the request's
-            # objects are freed at once instead of by the garbage collector.
-            self._session = None
+            self._release_session()
         # Positional: (headers, session_cookie_changed, session_read,
         # conflicts_retried, discarded_by_logout, ended_reason).
         self._outcome = Outcome(

@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 
-from satchel import Keyring, MemoryStore, Session, SessionProtocol, Settings, StorageKind, run_ops
+from satchel import (
+    Keyring,
+    MemoryStore,
+    Session,
+    SessionProtocol,
+    SessionTooLarge,
+    Settings,
+    StorageKind,
+    run_ops,
+)
 from satchel.testing import ManualClock
 
 from ..conftest import SECRET
@@ -45,6 +54,22 @@ def request(
     return exchange.outcome.set_cookie_headers
 
 
+def unreachable_after(one_request: Callable[[], object], clock: ManualClock) -> int:
+    """How many objects 20 requests leave for the collector (with it turned off)."""
+    one_request()  # warm any per-thread caches
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(20):
+            clock.advance(1)
+            one_request()
+        return gc.collect()
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @pytest.mark.parametrize("storage", ["cookie", "server"])
 @pytest.mark.parametrize("name", list(HANDLERS))
 def test_a_finished_request_leaves_nothing_for_the_collector(
@@ -62,17 +87,41 @@ def test_a_finished_request_leaves_nothing_for_the_collector(
     )
     header = "; ".join(value.split(";", 1)[0] for value in set_cookies) + "; theme=dark"
     handler = HANDLERS[name]
-    request(protocol, store, header, clock(), handler)  # warm any per-thread caches
+    assert unreachable_after(lambda: request(protocol, store, header, clock(), handler), clock) == 0
 
-    gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(20):
-            clock.advance(1)
-            request(protocol, store, header, clock(), handler)
-        unreachable = gc.collect()
-    finally:
-        if enabled:
-            gc.enable()
-    assert unreachable == 0
+
+def abandoned(protocol: SessionProtocol, header: str, now: float) -> None:
+    # The handler raised: the adapter abandons the exchange.
+    exchange = protocol.begin(header, now=now)
+    exchange.open()
+    run_ops(exchange, MemoryStore())
+    exchange.session["visits"] = 1
+    exchange.abandon()
+
+
+def too_large(protocol: SessionProtocol, header: str, now: float) -> None:
+    exchange = protocol.begin(None, now=now)
+    exchange.open()
+    exchange.session["blob"] = "x" * 8000
+    with pytest.raises(SessionTooLarge):
+        exchange.finish()
+
+
+# A store failure is left out: the StoreError's traceback holds the op
+# loop's frame, which holds the error again, a cycle of Python's own.
+FAILURES: dict[str, tuple[StorageKind, Callable[[SessionProtocol, str, float], None]]] = {
+    "abandoned, cookie": ("cookie", abandoned),
+    "abandoned, server": ("server", abandoned),
+    "too large for the cookie": ("cookie", too_large),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_a_failed_request_leaves_nothing_for_the_collector(name: str) -> None:
+    storage, fail = FAILURES[name]
+    clock = ManualClock()
+    protocol = SessionProtocol(Settings(keyring=Keyring([SECRET])), storage=storage)
+    store = MemoryStore()
+    set_cookies = request(protocol, store, None, clock(), lambda session: session.update(a=1))
+    header = "; ".join(value.split(";", 1)[0] for value in set_cookies)
+    assert unreachable_after(lambda: fail(protocol, header, clock()), clock) == 0
