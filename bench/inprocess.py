@@ -97,7 +97,9 @@ def floor_variant() -> Measure:
     """AES-256-GCM open + seal of the msgpack payload, base64url: nothing else."""
     aead = AESGCM(os.urandom(32))
     nonce = os.urandom(12)
-    sealed = base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, msgpack.packb(payload()), None))
+    # One Packer, reused: msgpack.packb builds a new one per call.
+    packer = msgpack.Packer()
+    sealed = base64.urlsafe_b64encode(nonce + aead.encrypt(nonce, packer.pack(payload()), None))
     value = sealed.rstrip(b"=")
 
     def floor() -> object:
@@ -105,7 +107,7 @@ def floor_variant() -> Measure:
         data = msgpack.unpackb(aead.decrypt(raw[:12], raw[12:], None))
         change(data)
         fresh = os.urandom(12)
-        return base64.urlsafe_b64encode(fresh + aead.encrypt(fresh, msgpack.packb(data), None))
+        return base64.urlsafe_b64encode(fresh + aead.encrypt(fresh, packer.pack(data), None))
 
     return sync_measure(floor)
 
@@ -114,15 +116,16 @@ def bound_variant() -> Measure:
     """satchel's own formats and checks in a straight line, without the exchange.
 
     Parses the whole Cookie header, opens the sealed value (canonical
-    base64url, AES-256-GCM with the cookie name bound), reads the record's
-    fixed header, checks the timeouts, unpacks the msgpack data, checks the
-    changed data's nested keys, packs and seals the record and renders the
-    ``Set-Cookie`` text: the least satchel's cookie format and checks can
-    cost, so what `satchel cookie, changed` adds above it is the exchange's
-    own bookkeeping.
+    base64url, AES-256-GCM with the cookie name bound), unpacks the record
+    with its checks, checks the timeouts, checks the changed data's nested
+    keys, packs and seals the record and renders the ``Set-Cookie`` text:
+    the least satchel's cookie format and checks can cost, so what
+    `satchel cookie, changed` adds above it is the exchange's own
+    bookkeeping. It calls the core's own functions for each step.
     """
     from satchel._cookies import parse_cookie_pairs
-    from satchel._record import _HEADER, check_map, pack_map, pack_record, unpack_map
+    from satchel._exchange import _expiry
+    from satchel._record import EMPTY_MAP_BLOB, Record, check_map, pack_map, pack_record
     from satchel._seal import Sealer
 
     clock = ManualClock()
@@ -139,26 +142,23 @@ def bound_variant() -> Measure:
         value = next(v for k, v in parse_cookie_pairs(header) if k == name)
         opened = sealer.open(value)
         assert opened is not None
-        plaintext = opened[0]
-        _, created_at, last_access, flash_length = _HEADER.unpack_from(plaintext)
+        record = Record.unpack(opened[0])
+        assert record is not None
         now = clock()
-        if now - last_access >= settings.idle_timeout:
-            raise AssertionError("the benchmark's session timed out")
-        if now - created_at >= settings.absolute_timeout:
-            raise AssertionError("the benchmark's session timed out")
-        data_blob = plaintext[_HEADER.size + flash_length :]
-        data = unpack_map(data_blob)
+        if _expiry(settings, record.created_at, record.last_access, now) is not None:
+            raise AssertionError("the benchmark's session ended")
+        data = record.data
         change(data)
         new_blob = pack_map(data, check=False)
-        if new_blob != data_blob:
+        if new_blob != record.data_blob:
             check_map(data)
-        record = pack_record(
-            created_at=created_at,
+        packed = pack_record(
+            created_at=record.created_at,
             last_access=now,
-            flash_blob=plaintext[_HEADER.size : _HEADER.size + flash_length],
+            flash_blob=EMPTY_MAP_BLOB,
             data_blob=new_blob,
         )
-        return f"{name}={sealer.seal(record)}{attributes}"
+        return f"{name}={sealer.seal(packed)}{attributes}"
 
     return sync_measure(bound)
 
