@@ -77,7 +77,6 @@ StorageKind: TypeAlias = Literal["cookie", "server"]
 """Where sessions live: sealed whole in the cookie, or in a store with only
 an authenticated ID in the cookie."""
 
-_EPOCH_EXPIRES: Final = "Thu, 01 Jan 1970 00:00:00 GMT"
 # The enum members as module globals: reading `State.OPEN` goes through the
 # enum metaclass's __getattr__ hook (about ten times the cost of a global),
 # and the exchange reads them several times per request.
@@ -198,7 +197,7 @@ class SessionProtocol:
         self.settings = settings
         self.storage: StorageKind = storage
         self._attributes = settings.attributes()
-        expired = f"{self._attributes}; Max-Age=0; Expires={_EPOCH_EXPIRES}"
+        expired = self._attributes + _cookies._DELETE_LIFETIME
         self._delete_cookie = f"{settings.cookie_name}={expired}"
         self._chunk_deletes = tuple(
             f"{settings.cookie_name}.{index}={expired}" for index in range(1, 9)
@@ -725,9 +724,8 @@ class Exchange:
                 chunk_name = name if index == 0 else f"{name}.{index}"
                 self._set_cookies.append(self._session_set_cookie(part, last_access, chunk_name))
             used = len(parts)
-        for index in range(used, present_chunks + 1):
-            if index >= 1:
-                self._set_cookies.append(self._protocol._chunk_deletes[index - 1])
+        # Chunks the request had beyond those now used: _chunk_deletes[i - 1] expires name.i.
+        self._set_cookies.extend(self._protocol._chunk_deletes[used - 1 : present_chunks])
         self._session_cookie_changed = True
 
     def _split(self, sealed: str) -> list[str] | None:
@@ -769,8 +767,7 @@ class Exchange:
 
     def _expire_session_cookie(self, present_chunks: int = 0) -> None:
         self._set_cookies.append(self._protocol._delete_cookie)
-        for index in range(1, present_chunks + 1):
-            self._set_cookies.append(self._protocol._chunk_deletes[index - 1])
+        self._set_cookies.extend(self._protocol._chunk_deletes[:present_chunks])
         self._session_cookie_changed = True
 
     def _finish_server(self) -> None:
