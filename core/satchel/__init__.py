@@ -7,7 +7,7 @@ run its store ops, `finish`; send the headers in its `Outcome`.
 from __future__ import annotations
 
 from ._adapter import AdapterOptions, session_timed_out
-from ._checks import check_seconds
+from ._checks import check_count, check_seconds
 from ._cookies import (
     MAX_AGE_LIMIT,
     MAX_COOKIE_HEADER_BYTES,
@@ -106,6 +106,7 @@ __all__ = [
     "StoreFailed",
     "UnstorableValue",
     "arun_ops",
+    "check_count",
     "check_seconds",
     "format_http_date",
     "generate_secret",

@@ -6,7 +6,7 @@ import math
 
 from ._errors import ConfigurationError
 
-__all__ = ["check_seconds"]
+__all__ = ["check_count", "check_seconds"]
 
 
 def check_seconds(name: str, value: object, *, zero_allowed: bool = False) -> float:
@@ -28,3 +28,15 @@ def check_seconds(name: str, value: object, *, zero_allowed: bool = False) -> fl
             f"{name}: must be a finite number of seconds {bound}, got {value!r}"
         )
     return float(value)
+
+
+def check_count(name: str, value: object, *, minimum: int = 1) -> int:
+    """`value` if it is an integer (not a bool) of at least `minimum`.
+
+    Raises:
+        ConfigurationError: naming the setting `name`.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        bound = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigurationError(f"{name}: must be {bound}, got {value!r}")
+    return value

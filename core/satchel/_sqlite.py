@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Final, TypeVar, final
 
-from ._checks import check_seconds
+from ._checks import check_count, check_seconds
 from ._errors import ConfigurationError, StoreError
 from ._ops import (
     Conflict,
@@ -90,12 +90,6 @@ def _check_table(table: object) -> str:
 
 def _check_timeout(timeout: object) -> float:
     return check_seconds("timeout", timeout, zero_allowed=True)
-
-
-def _check_batch_size(batch_size: object) -> int:
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigurationError(f"batch_size: must be a positive integer, got {batch_size!r}")
-    return batch_size
 
 
 def _failure(exc: sqlite3.Error) -> StoreError:
@@ -277,7 +271,7 @@ class SQLiteStore:
             StoreError: SQLite failed.
 
         """
-        return self._engine.sweep(now, _check_batch_size(batch_size))
+        return self._engine.sweep(now, check_count("batch_size", batch_size))
 
     def close(self) -> None:
         """Close the connection; later operations raise `StoreError`."""
@@ -370,7 +364,7 @@ class AsyncSQLiteStore:
             StoreError: SQLite failed.
 
         """
-        batch_size = _check_batch_size(batch_size)
+        batch_size = check_count("batch_size", batch_size)
         total = 0
         while True:
             removed = await self._call(self._engine.sweep_batch, now, batch_size)

@@ -114,3 +114,15 @@ def test_check_seconds_names_the_setting_and_bounds_zero() -> None:
     for bad in (0, -1, float("nan"), float("inf"), True, "5"):
         with pytest.raises(ConfigurationError, match=r"^timeout: "):
             check_seconds("timeout", bad)
+
+
+def test_check_count_names_the_setting_and_its_minimum() -> None:
+    from satchel import check_count
+
+    assert check_count("batch_size", 1) == 1
+    assert check_count("min_size", 0, minimum=0) == 0
+    for bad in (0, -1, 1.0, True, "5", None):
+        with pytest.raises(ConfigurationError, match=r"^batch_size: must be a positive integer"):
+            check_count("batch_size", bad)
+    with pytest.raises(ConfigurationError, match=r"^min_size: must be an integer >= 0, got -1"):
+        check_count("min_size", -1, minimum=0)

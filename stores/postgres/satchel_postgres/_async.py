@@ -24,6 +24,7 @@ from satchel import (
     Save,
     Saved,
     StoreError,
+    check_count,
 )
 
 from ._shared import (
@@ -33,7 +34,6 @@ from ._shared import (
     DEFAULT_TIMEOUT,
     SCHEMA_LOCK,
     Statements,
-    check_batch_size,
     check_identifier,
     check_pool_sizes,
     check_timeout,
@@ -300,7 +300,7 @@ class AsyncPostgresStore:
             StoreError: the server failed.
 
         """
-        batch_size = check_batch_size(batch_size)
+        batch_size = check_count("batch_size", batch_size)
         total = 0
         while True:
             async with self._connection("sweep") as (conn, sql):

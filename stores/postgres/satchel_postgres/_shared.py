@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
-from satchel import ConfigurationError, StoreError, check_seconds
+from satchel import ConfigurationError, StoreError, check_count, check_seconds
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -27,7 +27,6 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "SCHEMA_LOCK",
     "Statements",
-    "check_batch_size",
     "check_identifier",
     "check_pool_sizes",
     "check_timeout",
@@ -80,17 +79,9 @@ def check_timeout(timeout: object) -> float:
     return check_seconds("timeout", timeout)
 
 
-def check_batch_size(batch_size: object) -> int:
-    """Validate a sweep's batch size."""
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigurationError(f"batch_size: must be a positive integer, got {batch_size!r}")
-    return batch_size
-
-
 def check_pool_sizes(min_size: object, max_size: object) -> tuple[int, int]:
     """Validate the pool's bounds."""
-    if not isinstance(min_size, int) or isinstance(min_size, bool) or min_size < 0:
-        raise ConfigurationError(f"min_size: must be an integer >= 0, got {min_size!r}")
+    min_size = check_count("min_size", min_size, minimum=0)
     if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < max(1, min_size):
         raise ConfigurationError(
             f"max_size: must be an integer >= 1 and >= min_size ({min_size}), got {max_size!r}"

@@ -25,6 +25,7 @@ from satchel import (
     Save,
     Saved,
     StoreError,
+    check_count,
 )
 
 from ._shared import (
@@ -34,7 +35,6 @@ from ._shared import (
     DEFAULT_TIMEOUT,
     SCHEMA_LOCK,
     Statements,
-    check_batch_size,
     check_identifier,
     check_pool_sizes,
     check_timeout,
@@ -329,7 +329,7 @@ class PostgresStore:
             StoreError: the server failed.
 
         """
-        batch_size = check_batch_size(batch_size)
+        batch_size = check_count("batch_size", batch_size)
         total = 0
         while True:
             with self._connection("sweep") as (conn, sql):
