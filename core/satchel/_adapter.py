@@ -135,7 +135,7 @@ class AdapterOptions(Generic[StoreT]):
         self.on_timeout = on_timeout
         self.timeout_location = timeout_location
         self.on_store_error = on_store_error
-        self.sweep_interval = None if sweep_interval is None else float(sweep_interval)
+        self.sweep_interval = sweep_interval
         sweep = getattr(store, "sweep", None)
         self.sweep: Callable[[float], Any] | None = (
             sweep if callable(sweep) and self.sweep_interval is not None else None

@@ -77,6 +77,7 @@ class SessionConfig:
         "protocol",
         "settings",
         "store",
+        "sweep",
         "sweep_interval",
         "timeout_location",
     )
@@ -112,6 +113,8 @@ class SessionConfig:
         self.timeout_location = timeout_location
         self.on_store_error = on_store_error
         self.sweep_interval = options.sweep_interval
+        self.sweep = options.sweep
+        """The store's ``sweep`` if it has one and `sweep_interval` is set, else ``None``."""
         self.protocol = options.protocol
 
     def __repr__(self) -> str:

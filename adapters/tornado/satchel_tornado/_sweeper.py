@@ -51,8 +51,7 @@ class Sweeper:
     @property
     def enabled(self) -> bool:
         """True if the store has ``sweep`` and an interval is set."""
-        store = self._config.store
-        return self._config.sweep_interval is not None and callable(getattr(store, "sweep", None))
+        return self._config.sweep is not None
 
     @property
     def running(self) -> bool:
@@ -72,8 +71,8 @@ class Sweeper:
 
     async def sweep(self) -> int:
         """Sweep once now; return how many records were removed (0 on failure)."""
-        sweep = getattr(self._config.store, "sweep", None)
-        if self._config.sweep_interval is None or not callable(sweep):
+        sweep = self._config.sweep
+        if sweep is None:
             return 0
         loop = asyncio.get_running_loop()
         sweeping: Future[None] = loop.create_future()
