@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-
 from aiohttp import web
 
 import satchel_aiohttp
 from satchel import CookieError
 
 from . import _routes
-from ._config import DemoConfig
+from ._config import DemoConfig, aclose_store
 from ._routes import Reply
 
 __all__ = ["build_app", "serve"]
@@ -154,12 +152,7 @@ def build_app(config: DemoConfig) -> web.Application:
 
 
 async def _close_store(app: web.Application) -> None:
-    store = app[_CONFIG].store
-    close = getattr(store, "close", None) or getattr(store, "aclose", None)
-    if close is not None:
-        result = close()
-        if inspect.isawaitable(result):
-            await result
+    await aclose_store(app[_CONFIG].store)
 
 
 def serve(config: DemoConfig) -> None:

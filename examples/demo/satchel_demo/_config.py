@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,9 @@ from typing import Any, Literal
 
 import attrs
 
-from satchel import Settings, StorageKind
+from satchel import Settings
 
-__all__ = ["DemoConfig", "Framework", "StoreName", "make_store"]
+__all__ = ["DemoConfig", "Framework", "StoreName", "aclose_store", "close_store", "make_store"]
 
 Framework = Literal["aiohttp", "tornado", "wsgi"]
 StoreName = Literal["memory", "sqlite", "cookie", "redis", "postgres"]
@@ -39,11 +40,6 @@ class DemoConfig:
     port: int = 8080
     timeout_location: str = "/"
     sweep_interval: float = 60.0
-
-    @property
-    def storage(self) -> StorageKind:
-        """``"server"`` when a store is configured, else ``"cookie"``."""
-        return "cookie" if self.store is None else "server"
 
 
 def make_store(
@@ -78,3 +74,21 @@ def make_store(
             return AsyncPostgresStore.from_dsn(postgres_dsn, create_schema=True)
         return PostgresStore.from_dsn(postgres_dsn, create_schema=True)
     raise ValueError(f"unknown store {name!r}")
+
+
+async def aclose_store(store: Any) -> None:
+    """Close an asyncio store `make_store` built, whichever of ``close`` or
+    ``aclose`` it has (`AsyncRedisStore` has only ``aclose``).
+    """
+    close = getattr(store, "close", None) or getattr(store, "aclose", None)
+    if callable(close):
+        closed = close()
+        if inspect.isawaitable(closed):
+            await closed
+
+
+def close_store(store: Any) -> None:
+    """Close a synchronous store `make_store` built, if it can be closed."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()

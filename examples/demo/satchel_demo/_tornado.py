@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import Callable
 
 import tornado.httpserver
@@ -15,7 +14,7 @@ from satchel import CookieError
 from satchel_tornado import SessionConfig, SessionMixin, start_sweeper
 
 from . import _routes
-from ._config import DemoConfig
+from ._config import DemoConfig, aclose_store
 from ._routes import Reply
 
 __all__ = ["build_app", "run", "serve"]
@@ -198,11 +197,7 @@ async def run(
         server.stop()
         await sweeper.close()
         await server.close_all_connections()
-        close = getattr(config.store, "close", None)
-        if callable(close):
-            closed = close()
-            if inspect.isawaitable(closed):
-                await closed
+        await aclose_store(config.store)
 
 
 def serve(config: DemoConfig) -> None:

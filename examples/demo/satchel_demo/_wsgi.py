@@ -15,7 +15,7 @@ from satchel import CookieError, Session
 from satchel_wsgi import SessionMiddleware, get_handle, get_session
 
 from . import _routes
-from ._config import DemoConfig
+from ._config import DemoConfig, close_store
 from ._routes import Reply
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class DemoApp:
             return _respond(start_response, Reply(f"Cookie {name} set"))
         if first == "stream" and not arguments:
             chunks = _routes.start_stream(get_session(environ))
-            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            start_response("200 OK", [("Content-Type", _routes.TEXT)])
             return _stream(chunks)
         route = _SESSION_ROUTES.get((first, len(arguments)))
         if route is None:
@@ -154,6 +154,4 @@ def serve(config: DemoConfig) -> None:
             pass
         finally:
             app.close()
-            close = getattr(config.store, "close", None)
-            if callable(close):
-                close()
+            close_store(config.store)
