@@ -212,6 +212,7 @@ def _assert_store_error_answer(response: HttpResponse) -> None:
     assert response.status == 503
     assert response.text == STORE_ERROR_BODY
     assert response.header("Content-Type")[0].startswith("text/plain")
+    assert response.header("Cache-Control") == ["no-store"]
     assert response.header("Set-Cookie") == []
 
 

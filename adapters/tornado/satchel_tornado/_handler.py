@@ -486,6 +486,8 @@ class SessionMixin(tornado.web.RequestHandler):
         if hook is None:
             self.set_status(503)
             self.set_header("Content-Type", "text/plain; charset=utf-8")
+            # A passing failure: no cache may keep this answer.
+            self.set_header("Cache-Control", "no-store")
             self.finish(STORE_ERROR_BODY)
             return
         try:
