@@ -197,6 +197,7 @@ def test_store_gone_when_the_session_loads_is_a_503_logged_once(
     assert response.status == 503
     assert response.header("Set-Cookie") == []
     assert response.header("Content-Type")[0].startswith("text/plain")
+    assert response.header("Cache-Control") == ["no-store"]
     assert "Traceback" not in response.text
     records = adapter_errors(caplog)
     assert len(records) == 1

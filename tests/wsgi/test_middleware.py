@@ -146,6 +146,7 @@ def test_store_failure_on_load_is_a_503_without_cookies_logged_once(
     assert response.status == 503
     assert response.header("Set-Cookie") == []
     assert "text/plain" in response.header("Content-Type")[0]
+    assert response.header("Cache-Control") == ["no-store"]
     assert b"Traceback" not in response.body
     [record] = records(caplog)
     assert "StoreError" in record.getMessage()
