@@ -366,8 +366,6 @@ class RedisStore:
                 case Delete():
                     self._client.delete(key)
                     return Deleted()
-                case _:
-                    raise TypeError(f"not a store operation: {type(op).__name__}")
         except _FAILURES as exc:
             raise _failure(_action(op), exc) from exc
         # --8<-- [end:execute]
@@ -530,8 +528,6 @@ class AsyncRedisStore:
                 case Delete():
                     await self._client.delete(key)
                     return Deleted()
-                case _:
-                    raise TypeError(f"not a store operation: {type(op).__name__}")
         except _FAILURES as exc:
             raise _failure(_action(op), exc) from exc
 
