@@ -41,6 +41,7 @@ SEAL_OVERHEAD: Final = 2 + NONCE_BYTES + TAG_BYTES
 
 _ID_LAYOUT = struct.Struct(f">BB{ID_BYTES}sdd")
 _ID_TOTAL: Final = _ID_LAYOUT.size + TAG_BYTES
+_ID_TEXT_LENGTH: Final = (4 * _ID_TOTAL + 2) // 3  # base64url, unpadded
 
 
 _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
@@ -175,7 +176,7 @@ class IdCodec:
 
     def decode(self, value: str) -> tuple[bytes, float, float] | None:
         """``(id, created_at, last_access)`` if `value` authenticates, else ``None``."""
-        if len(value) != 88:  # base64url length of _ID_TOTAL bytes
+        if len(value) != _ID_TEXT_LENGTH:
             return None
         raw = b64decode(value)
         if raw is None or len(raw) != _ID_TOTAL or raw[0] != ID_VERSION:

@@ -138,10 +138,6 @@ class Settings:
                 "partitioned: requires secure=True (browsers reject it otherwise)"
             )
         try:
-            self.attributes()
-        except CookieError as error:  # pragma: no cover - each part checked above
-            raise ConfigurationError(f"cookie attributes: {error}") from None
-        try:
             check_prefix_rules(
                 self.cookie_name,
                 secure=self.secure,

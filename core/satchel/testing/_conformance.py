@@ -87,14 +87,7 @@ def _increment(key: str, now: float) -> Program:
         loaded = yield Load(key=key, now=now)
         assert isinstance(loaded, Loaded), loaded
         value = str(int(loaded.value) + 1).encode()
-        saved = yield Save(
-            key=key,
-            value=value,
-            ttl=TTL,
-            expires_at=now + TTL,
-            expected_revision=loaded.revision,
-            now=now,
-        )
+        saved = yield StoreConformance.save(key, value, loaded.revision, now=now)
         if isinstance(saved, Saved):
             return
         assert isinstance(saved, Conflict), saved
