@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, final
 
 import attrs
@@ -16,14 +16,6 @@ from ._clock import ManualClock
 __all__ = ["Browser", "Response", "parse_set_cookie"]
 
 T = TypeVar("T")
-
-
-@attrs.frozen(kw_only=True)
-class _StoredCookie:
-    value: str
-    expires_at: float | None  # None: a browser-session cookie
-    path: str
-    domain: str | None
 
 
 @final
@@ -64,6 +56,67 @@ def parse_set_cookie(header: str) -> tuple[str, str, dict[str, str]]:
 
 
 @final
+class _CookieJar:
+    """Cookies kept as a browser keeps them (Max-Age, Expires), on a clock.
+
+    Shared by `Browser` (on its `ManualClock`) and `HttpClient` (on the wall
+    clock). Only names and values are kept: the tests talk to one server at
+    one path.
+    """
+
+    __slots__ = ("_clock", "_cookies")
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        # name -> (value, expires_at); None: a browser-session cookie.
+        self._cookies: dict[str, tuple[str, float | None]] = {}
+
+    def live(self) -> dict[str, str]:
+        """The cookies not yet expired, name -> value (expired ones are dropped)."""
+        now = self._clock()
+        self._cookies = {
+            name: (value, expires_at)
+            for name, (value, expires_at) in self._cookies.items()
+            if expires_at is None or expires_at > now
+        }
+        return {name: value for name, (value, _) in self._cookies.items()}
+
+    def header(self) -> str | None:
+        """The ``Cookie`` header to send now, or ``None`` if there is no cookie."""
+        cookies = self.live()
+        return "; ".join(f"{name}={value}" for name, value in cookies.items()) or None
+
+    def put(self, name: str, value: str) -> None:
+        """Keep a browser-session cookie."""
+        self._cookies[name] = (value, None)
+
+    def forget(self, name: str) -> None:
+        """Drop a cookie."""
+        self._cookies.pop(name, None)
+
+    def close(self) -> None:
+        """End the browser session: browser-session cookies are dropped."""
+        self._cookies = {
+            name: cookie for name, cookie in self._cookies.items() if cookie[1] is not None
+        }
+
+    def receive(self, set_cookie_headers: Iterable[str]) -> None:
+        """Apply ``Set-Cookie`` header values as a browser would."""
+        now = self._clock()
+        for header in set_cookie_headers:
+            name, value, attributes = parse_set_cookie(header)
+            expires_at: float | None = None
+            if "max-age" in attributes:
+                expires_at = now + int(attributes["max-age"])
+            elif "expires" in attributes:
+                expires_at = email.utils.parsedate_to_datetime(attributes["expires"]).timestamp()
+            if expires_at is not None and expires_at <= now:
+                self._cookies.pop(name, None)
+            else:
+                self._cookies[name] = (value, expires_at)
+
+
+@final
 class Browser:
     """Keeps cookies like a browser (honouring Max-Age and Expires on the
     clock) and runs requests through a `SessionProtocol` and a sync store.
@@ -84,63 +137,32 @@ class Browser:
         self.protocol = protocol
         self.clock = clock
         self.store = store
-        self._jar: dict[str, _StoredCookie] = {}
+        self._jar = _CookieJar(clock)
 
     def cookie_header(self) -> str | None:
         """The ``Cookie`` header this browser would send now."""
-        self._expire()
-        if not self._jar:
-            return None
-        return "; ".join(f"{name}={cookie.value}" for name, cookie in self._jar.items())
+        return self._jar.header()
 
     @property
     def cookies(self) -> dict[str, str]:
         """The live cookies, name → value."""
-        self._expire()
-        return {name: cookie.value for name, cookie in self._jar.items()}
+        return self._jar.live()
 
     def set(self, name: str, value: str) -> None:
         """Put a cookie in the jar directly (to tamper with it, say)."""
-        self._jar[name] = _StoredCookie(value=value, expires_at=None, path="/", domain=None)
+        self._jar.put(name, value)
 
     def forget(self, name: str) -> None:
         """Drop a cookie from the jar."""
-        self._jar.pop(name, None)
+        self._jar.forget(name)
 
     def close(self) -> None:
         """End the browser session: browser-session cookies are dropped."""
-        self._jar = {
-            name: cookie for name, cookie in self._jar.items() if cookie.expires_at is not None
-        }
-
-    def _expire(self) -> None:
-        now = self.clock()
-        self._jar = {
-            name: cookie
-            for name, cookie in self._jar.items()
-            if cookie.expires_at is None or cookie.expires_at > now
-        }
+        self._jar.close()
 
     def receive(self, set_cookie_headers: tuple[str, ...] | list[str]) -> None:
         """Apply ``Set-Cookie`` headers as a browser would."""
-        now = self.clock()
-        for header in set_cookie_headers:
-            name, value, attributes = parse_set_cookie(header)
-            expires_at: float | None = None
-            if "max-age" in attributes:
-                expires_at = now + int(attributes["max-age"])
-            elif "expires" in attributes:
-                parsed = email.utils.parsedate_to_datetime(attributes["expires"])
-                expires_at = parsed.timestamp()
-            if expires_at is not None and expires_at <= now:
-                self._jar.pop(name, None)
-                continue
-            self._jar[name] = _StoredCookie(
-                value=value,
-                expires_at=expires_at,
-                path=attributes.get("path", "/"),
-                domain=attributes.get("domain"),
-            )
+        self._jar.receive(set_cookie_headers)
 
     def request(
         self,

@@ -8,7 +8,6 @@ and browser-session cookies live until `close_browser`.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import time
@@ -18,7 +17,7 @@ from typing import Any, final
 
 import attrs
 
-from ._browser import parse_set_cookie
+from ._browser import _CookieJar, parse_set_cookie
 
 __all__ = ["HttpClient", "HttpResponse"]
 
@@ -72,7 +71,7 @@ class HttpClient:
         self.host = parsed.hostname
         self.port = parsed.port or 80
         self.timeout = timeout
-        self.jar: dict[str, tuple[str, float | None]] = {}
+        self._jar = _CookieJar(time.time)
 
     def __repr__(self) -> str:
         return f"<HttpClient http://{self.host}:{self.port}>"
@@ -80,39 +79,19 @@ class HttpClient:
     @property
     def cookies(self) -> dict[str, str]:
         """The live cookies, name → value."""
-        now = time.time()
-        self.jar = {
-            name: (value, expires)
-            for name, (value, expires) in self.jar.items()
-            if expires is None or expires > now
-        }
-        return {name: value for name, (value, _) in self.jar.items()}
+        return self._jar.live()
 
     def cookie_header(self) -> str | None:
         """The Cookie header the client would send now."""
-        cookies = self.cookies
-        return "; ".join(f"{k}={v}" for k, v in cookies.items()) if cookies else None
+        return self._jar.header()
 
     def close_browser(self) -> None:
         """Drop browser-session cookies, as closing a browser does."""
-        self.jar = {k: v for k, v in self.jar.items() if v[1] is not None}
+        self._jar.close()
 
     def receive(self, headers: tuple[tuple[str, str], ...]) -> None:
         """Keep the cookies a response's headers set (as a browser would)."""
-        now = time.time()
-        for key, header in headers:
-            if key.lower() != "set-cookie":
-                continue
-            name, value, attributes = parse_set_cookie(header)
-            expires: float | None = None
-            if "max-age" in attributes:
-                expires = now + int(attributes["max-age"])
-            elif "expires" in attributes:
-                expires = email.utils.parsedate_to_datetime(attributes["expires"]).timestamp()
-            if expires is not None and expires <= now:
-                self.jar.pop(name, None)
-            else:
-                self.jar[name] = (value, expires)
+        self._jar.receive(value for key, value in headers if key.lower() == "set-cookie")
 
     def get(
         self,
