@@ -48,22 +48,9 @@ from _procs import (
     stop,
     wait_for_port,
 )
-from e2e_server import VARIANTS
+from e2e_server import LABELS, VARIANTS
 from loadgen import run_load, tool
 
-LABELS = {
-    "aiohttp-bare": "aiohttp: bare handler",
-    "aiohttp-satchel-cookie": "aiohttp: satchel, cookie",
-    "aiohttp-satchel-redis": "aiohttp: satchel, Redis",
-    "aiohttp-session-cookie": "aiohttp: aiohttp-session, encrypted cookie",
-    "aiohttp-session-redis": "aiohttp: aiohttp-session, Redis",
-    "tornado-bare": "Tornado: bare handler",
-    "tornado-satchel-cookie": "Tornado: satchel, cookie",
-    "tornado-signed-cookie": "Tornado: own signed cookie",
-    "wsgi-bare": "WSGI (waitress): bare app",
-    "wsgi-satchel-cookie": "WSGI (waitress): satchel, cookie",
-    "wsgi-flask-session": "WSGI (waitress): Flask session",
-}
 BARE = {"aiohttp": "aiohttp-bare", "tornado": "tornado-bare", "wsgi": "wsgi-bare"}
 TARGETS = (
     ("cookie", "aiohttp-satchel-cookie", "aiohttp-session-cookie"),
