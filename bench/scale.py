@@ -35,17 +35,23 @@ def keys(count: int) -> list[str]:
     return [store_key(index.to_bytes(32, "big")) for index in range(count)]
 
 
+def expires_at(index: int, expired_every: int | None) -> float:
+    """Session `index`'s expiry: every `expired_every`-th at NOW - 1, the
+    others spread over the half hour after NOW + 1 hour. Every store gets the same."""
+    if expired_every is not None and index % expired_every == 0:
+        return NOW - 1
+    return NOW + 3600 + (index % 1800)
+
+
 def fill(execute: Callable[[Any], Any], all_keys: list[str], expired_every: int | None) -> None:
     """Create every session; every `expired_every`-th expires at NOW - 1."""
     for index, key in enumerate(all_keys):
-        expired = expired_every is not None and index % expired_every == 0
-        expires_at = NOW - 1 if expired else NOW + 3600 + (index % 1800)
         execute(
             Save(
                 key=key,
                 value=VALUE,
                 ttl=3600,
-                expires_at=expires_at,
+                expires_at=expires_at(index, expired_every),
                 expected_revision=None,
                 now=NOW - 7200,
             )
@@ -103,10 +109,7 @@ def sqlite(count: int) -> dict[str, Any]:
                 loader.executemany(
                     f'INSERT INTO "{store.table}" (key, revision, expires_at, value) '
                     "VALUES (?, 1, ?, ?)",
-                    (
-                        (key, NOW - 1 if every and index % every == 0 else NOW + 3600, VALUE)
-                        for index, key in enumerate(all_keys)
-                    ),
+                    ((key, expires_at(index, every), VALUE) for index, key in enumerate(all_keys)),
                 )
             loader.close()
             seconds, removed = timed(lambda store=store: store.sweep(NOW))
@@ -139,9 +142,7 @@ def postgres(count: int, dsn: str) -> dict[str, Any] | str:
                 f'COPY "{schema}"."satchel_sessions" (key, revision, expires_at, value) FROM STDIN'
             ) as copy:
                 for index, key in enumerate(all_keys):
-                    expired = every is not None and index % every == 0
-                    expires_at = NOW - 1 if expired else NOW + 3600 + (index % 1800)
-                    copy.write_row((key, 1, expires_at, VALUE))
+                    copy.write_row((key, 1, expires_at(index, every), VALUE))
             admin.execute(f'ANALYZE "{schema}"."satchel_sessions"')
             seconds, removed = timed(lambda store=store: store.sweep(NOW))
             results[f"sweep_{label}_expired_seconds"] = seconds
