@@ -657,6 +657,11 @@ def test_settings_must_be_settings() -> None:
         SessionMiddleware(plain_app, None)  # type: ignore[arg-type]
 
 
+def test_the_app_must_be_callable() -> None:
+    with pytest.raises(ConfigurationError, match=r"^app: must be callable, got str"):
+        SessionMiddleware("not an app", make_settings())  # type: ignore[arg-type]
+
+
 def test_without_the_middleware_the_helpers_say_so() -> None:
     with pytest.raises(ConfigurationError, match="SessionMiddleware"):
         get_session({})

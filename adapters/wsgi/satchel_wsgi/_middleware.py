@@ -49,12 +49,6 @@ def _discard(data: bytes) -> None:
     """The ``write`` handed to an application whose response was replaced."""
 
 
-def _check_callable(name: str, value: object, *, optional: bool = False) -> None:
-    if (value is None and optional) or callable(value):
-        return
-    raise ConfigurationError(f"{name}: must be callable, got {type(value).__name__}")
-
-
 def _service_unavailable(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
     """The default store-error response: 503, plain text, no session headers."""
     start_response(
@@ -119,7 +113,9 @@ class SessionMiddleware:
         sweep_interval: float | None = 60.0,
         environ_key: str = DEFAULT_ENVIRON_KEY,
     ) -> None:
-        _check_callable("app", app)
+        if not callable(app):
+            # The other hooks are checked by AdapterOptions; the app is WSGI's own.
+            raise ConfigurationError(f"app: must be callable, got {type(app).__name__}")
         # Every adapter takes the same options; the core checks them and
         # builds the one protocol this middleware runs for its lifetime.
         options = AdapterOptions[Store](
