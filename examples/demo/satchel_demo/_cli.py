@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--postgres-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--sqlite-path", default="satchel-demo.sqlite3")
+    parser.add_argument(
+        "--redis-prefix", default=None, help="the Redis key prefix (default: the driver's)"
+    )
+    parser.add_argument(
+        "--postgres-schema", default=None, help="the PostgreSQL schema (default: the driver's)"
+    )
     return parser
 
 
@@ -73,6 +79,8 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
         sqlite_path=args.sqlite_path,
         redis_url=args.redis_url,
         postgres_dsn=args.postgres_dsn,
+        redis_prefix=args.redis_prefix,
+        postgres_schema=args.postgres_schema,
     )
     return DemoConfig(settings=settings, store=store, host=args.host, port=args.port)
 

@@ -49,8 +49,14 @@ def make_store(
     sqlite_path: str | Path = "satchel-demo.sqlite3",
     redis_url: str = "redis://127.0.0.1:6379/0",
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres",
+    redis_prefix: str | None = None,
+    postgres_schema: str | None = None,
 ) -> Any:
-    """Build the named store in the sync or async flavour (``None`` for cookie)."""
+    """Build the named store in the sync or async flavour (``None`` for cookie).
+
+    `redis_prefix` and `postgres_schema` override the drivers' defaults, so
+    several demos (or test runs) can share one server without sharing sessions.
+    """
     if name == "cookie":
         return None
     if name == "memory":
@@ -62,17 +68,19 @@ def make_store(
 
         return AsyncSQLiteStore(sqlite_path) if asynchronous else SQLiteStore(sqlite_path)
     if name == "redis":
-        from satchel_redis import AsyncRedisStore, RedisStore
+        from satchel_redis import DEFAULT_PREFIX, AsyncRedisStore, RedisStore
 
+        prefix = DEFAULT_PREFIX if redis_prefix is None else redis_prefix
         if asynchronous:
-            return AsyncRedisStore.from_url(redis_url)
-        return RedisStore.from_url(redis_url)
+            return AsyncRedisStore.from_url(redis_url, prefix=prefix)
+        return RedisStore.from_url(redis_url, prefix=prefix)
     if name == "postgres":
         from satchel_postgres import AsyncPostgresStore, PostgresStore
 
-        if asynchronous:
-            return AsyncPostgresStore.from_dsn(postgres_dsn, create_schema=True)
-        return PostgresStore.from_dsn(postgres_dsn, create_schema=True)
+        flavour = AsyncPostgresStore if asynchronous else PostgresStore
+        if postgres_schema is None:
+            return flavour.from_dsn(postgres_dsn, create_schema=True)
+        return flavour.from_dsn(postgres_dsn, schema=postgres_schema, create_schema=True)
     raise ValueError(f"unknown store {name!r}")
 
 
