@@ -6,7 +6,18 @@ run its store ops, `finish`; send the headers in its `Outcome`.
 
 from __future__ import annotations
 
-from ._adapter import AdapterOptions, session_timed_out
+from ._adapter import (
+    APPLICATION_ERRORS,
+    RETRY_AFTER,
+    UNAVAILABLE_BODY,
+    UNAVAILABLE_HEADERS,
+    UNAVAILABLE_STATUS,
+    AdapterOptions,
+    AsyncSessionRuntime,
+    SessionRuntime,
+    SweepThread,
+    session_timed_out,
+)
 from ._checks import check_count, check_seconds
 from ._cookies import (
     MAX_AGE_LIMIT,
@@ -37,11 +48,10 @@ from ._exchange import (
     Outcome,
     SessionProtocol,
     StorageKind,
-    arun_ops,
-    run_ops,
 )
 from ._keyring import Keyring, generate_secret
 from ._memory import AsyncMemoryStore, MemoryStore
+from ._oploop import BACKOFF_CAP, BACKOFF_FIRST, AsyncSaveLocks, SaveLocks, arun_ops, run_ops
 from ._ops import (
     AsyncStore,
     Conflict,
@@ -63,12 +73,21 @@ from ._sqlite import AsyncSQLiteStore, SQLiteStore
 from ._state import State
 
 __all__ = [
+    "APPLICATION_ERRORS",
+    "BACKOFF_CAP",
+    "BACKOFF_FIRST",
     "MAX_AGE_LIMIT",
     "MAX_COOKIE_HEADER_BYTES",
     "MAX_COOKIE_PAIRS",
+    "RETRY_AFTER",
+    "UNAVAILABLE_BODY",
+    "UNAVAILABLE_HEADERS",
+    "UNAVAILABLE_STATUS",
     "AdapterOptions",
     "AsyncMemoryStore",
     "AsyncSQLiteStore",
+    "AsyncSaveLocks",
+    "AsyncSessionRuntime",
     "AsyncStore",
     "ConfigurationError",
     "Conflict",
@@ -92,10 +111,12 @@ __all__ = [
     "SatchelError",
     "SatchelWarning",
     "Save",
+    "SaveLocks",
     "Saved",
     "Session",
     "SessionConflict",
     "SessionProtocol",
+    "SessionRuntime",
     "SessionTooLarge",
     "SetCookie",
     "Settings",
@@ -104,6 +125,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreFailed",
+    "SweepThread",
     "UnstorableValue",
     "arun_ops",
     "check_count",

@@ -1,26 +1,48 @@
-"""What every framework adapter is configured with, checked once at start-up.
+"""The adapter runtime: everything a framework adapter needs that is not
+about its framework.
 
 Adapters differ in how they hook into their framework, never in what they
-accept: the settings, a store of the flavour their I/O needs, a clock, the
-timeout and store-failure hooks, and the sweep interval. `AdapterOptions`
-checks all of these in one place, naming the bad option, and builds the
-`SessionProtocol` the adapter runs.
+accept or how they treat a session: the settings, a store of the flavour their
+I/O needs, a clock, the timeout and store-failure hooks, and the sweep
+interval. `AdapterOptions` checks all of these in one place, naming the bad
+option. `SessionRuntime` (threads) and `AsyncSessionRuntime` (asyncio) then do
+the per-request work on top of the exchange: open and load a session, finish
+and save it with the saves of one session taking turns, log what happened in
+one set of words, sweep expired records, and describe the default answer to a
+store failure. An adapter only translates between its framework and these.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
+import os
+import threading
 import time
-from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar, final
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Generic, Literal, TypeVar, final
 
 from ._checks import check_seconds
-from ._errors import ConfigurationError
-from ._exchange import SessionProtocol
+from ._errors import ConfigurationError, SessionTooLarge, StoreError, UnstorableValue
+from ._exchange import Exchange, Outcome, SessionProtocol
+from ._oploop import AsyncSaveLocks, SaveLocks, arun_ops, run_ops
+from ._ops import AsyncStore, Store
 from ._session import Session
 from ._settings import Settings
+from ._state import State
 
-__all__ = ["AdapterOptions", "session_timed_out"]
+__all__ = [
+    "APPLICATION_ERRORS",
+    "RETRY_AFTER",
+    "UNAVAILABLE_BODY",
+    "UNAVAILABLE_HEADERS",
+    "UNAVAILABLE_STATUS",
+    "AdapterOptions",
+    "AsyncSessionRuntime",
+    "SessionRuntime",
+    "SweepThread",
+    "session_timed_out",
+]
 
 StoreT = TypeVar("StoreT")
 Flavour = Literal["sync", "async"]
@@ -147,3 +169,273 @@ class AdapterOptions(Generic[StoreT]):
             f"<AdapterOptions storage={self.protocol.storage!r} "
             f"sweep_interval={self.sweep_interval!r}>"
         )
+
+
+# -- what every adapter answers and logs -------------------------------------------
+
+UNAVAILABLE_STATUS: Final = 503
+"""The status of the default answer to a store failure or a save that could
+not complete (`SessionConflict`)."""
+
+RETRY_AFTER: Final = "2"
+"""The ``Retry-After`` of that answer, in seconds: store outages that heal
+(a restart, a failover) and bursts of conflicting saves are over in seconds."""
+
+UNAVAILABLE_BODY: Final = b"Service unavailable: sessions cannot be loaded or saved right now.\n"
+"""The plain-text body of that answer."""
+
+UNAVAILABLE_HEADERS: Final = (
+    ("Content-Type", "text/plain; charset=utf-8"),
+    # A passing failure: no cache may keep this answer.
+    ("Cache-Control", "no-store"),
+    ("Retry-After", RETRY_AFTER),
+)
+"""The headers of that answer (add ``Content-Length`` where the framework
+does not). It carries no ``Set-Cookie``."""
+
+APPLICATION_ERRORS: Final = (SessionTooLarge, UnstorableValue)
+"""Errors of the application's session contents, found when finishing: bugs
+to fix, answered 500 (after `SessionRuntime.save` has logged them)."""
+
+
+class _Runtime:
+    """What both runtime flavours share: the options, the protocol, the log."""
+
+    __slots__ = ("clock", "logger", "options", "protocol")
+
+    def __init__(self, options: AdapterOptions[Any], logger: logging.Logger) -> None:
+        self.options = options
+        self.protocol = options.protocol
+        self.clock = options.clock
+        self.logger = logger
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.options!r}>"
+
+    def begin(self, cookie_headers: str | Iterable[str] | None) -> Exchange:
+        """Begin a request's exchange at the clock's time (no I/O, nothing parsed)."""
+        return self.protocol.begin(cookie_headers, now=self.clock())
+
+    def log_store_error(self, error: StoreError) -> None:
+        """Log a store failure (or a save given up) at ERROR, once per answer.
+
+        The type and message only: drivers keep keys and values out of their
+        messages, and a session ID or cookie never belongs in a log.
+        """
+        self.logger.error("session store failed: %s: %s", type(error).__name__, error)
+
+    def finish(self, exchange: Exchange) -> bool:
+        """Finish the exchange, unless it is already; True if store ops are pending.
+
+        For adapters that must decide synchronously whether a save has to
+        be awaited (`save` does this step itself).
+
+        Raises:
+            SessionTooLarge, UnstorableValue: the session cannot be stored
+                (logged here).
+
+        """
+        if exchange.state not in (State.IDLE, State.OPEN):
+            return exchange.next_op() is not None
+        try:
+            return exchange.finish() is not None
+        except APPLICATION_ERRORS as error:
+            # The message names sizes or a key, never a value or an ID.
+            self.logger.error("session could not be saved: %s: %s", type(error).__name__, error)
+            raise
+
+    def collect(self, exchange: Exchange) -> Outcome:
+        """The outcome of a done exchange, after logging what it reports."""
+        outcome = exchange.outcome
+        if outcome.conflicts_retried:
+            self.logger.debug(
+                "session saved after %d conflict(s) with concurrent requests",
+                outcome.conflicts_retried,
+            )
+        if outcome.discarded_by_logout:
+            self.logger.info("session changes discarded: a concurrent request ended the session")
+        return outcome
+
+    def _log_sweep(self, removed: object) -> int:
+        count = removed if isinstance(removed, int) and not isinstance(removed, bool) else 0
+        if count:
+            self.logger.debug("session sweep removed %d expired record(s)", count)
+        return count
+
+    def _log_sweep_error(self, error: BaseException) -> None:
+        if isinstance(error, StoreError):
+            # A store that is down now may be back by the next round.
+            self.logger.error("session sweep failed: %s: %s", type(error).__name__, error)
+        else:
+            # Anything else is a bug, but it must not end the job for good.
+            self.logger.error("session sweep failed", exc_info=error)
+
+
+@final
+class SessionRuntime(_Runtime):
+    """The per-request work of an adapter whose I/O is synchronous (threads).
+
+    Args:
+        options: the adapter's checked options (``flavour="sync"``).
+        logger: where to log, e.g. ``logging.getLogger("satchel.wsgi")``.
+
+    """
+
+    __slots__ = ("locks", "store")
+
+    def __init__(self, options: AdapterOptions[Store], logger: logging.Logger) -> None:
+        super().__init__(options, logger)
+        self.store: Store | None = options.store
+        self.locks = SaveLocks()
+        """The per-session turns every save of this runtime takes."""
+
+    def load(self, exchange: Exchange) -> Session:
+        """Open the exchange and run its `Load`, if any; the session.
+
+        Raises:
+            StoreError: the store failed (not logged here: see `log_store_error`).
+
+        """
+        exchange.open()
+        if self.store is not None:
+            run_ops(exchange, self.store)
+        return exchange.session
+
+    def save(self, exchange: Exchange) -> Outcome:
+        """Finish the exchange (unless `finish` did) and run its ops, taking
+        the session's turn; the outcome, logged.
+
+        Raises:
+            StoreError: the store failed, or `SessionConflict`: the save could
+                not complete before the conflict deadline (neither is logged
+                here: see `log_store_error`).
+            SessionTooLarge, UnstorableValue: the session cannot be stored
+                (logged).
+
+        """
+        if self.finish(exchange):
+            assert self.store is not None  # only server storage emits ops
+            run_ops(exchange, self.store, locks=self.locks)
+        return self.collect(exchange)
+
+    def sweep_once(self) -> int | None:
+        """Sweep expired records now; how many were removed, or ``None`` if
+        the sweep failed (logged, never raised: the next round tries again).
+        """
+        sweep = self.options.sweep
+        if sweep is None:
+            return 0
+        try:
+            removed = sweep(self.clock())
+        except Exception as error:
+            self._log_sweep_error(error)
+            return None
+        return self._log_sweep(removed)
+
+
+@final
+class AsyncSessionRuntime(_Runtime):
+    """The per-request work of an adapter whose I/O is asyncio; see `SessionRuntime`."""
+
+    __slots__ = ("locks", "store")
+
+    def __init__(self, options: AdapterOptions[AsyncStore], logger: logging.Logger) -> None:
+        super().__init__(options, logger)
+        self.store: AsyncStore | None = options.store
+        self.locks = AsyncSaveLocks()
+        """The per-session turns every save of this runtime takes."""
+
+    async def load(self, exchange: Exchange) -> Session:
+        """Open the exchange and run its `Load`, if any; see `SessionRuntime.load`."""
+        exchange.open()
+        if self.store is not None:
+            await arun_ops(exchange, self.store)
+        return exchange.session
+
+    async def save(self, exchange: Exchange) -> Outcome:
+        """Finish the exchange (unless `finish` did) and run its ops; see
+        `SessionRuntime.save`.
+        """
+        if self.finish(exchange):
+            assert self.store is not None  # only server storage emits ops
+            await arun_ops(exchange, self.store, locks=self.locks)
+        return self.collect(exchange)
+
+    async def sweep_once(self) -> int | None:
+        """Sweep expired records now (awaiting an async ``sweep``); see
+        `SessionRuntime.sweep_once`.
+        """
+        sweep = self.options.sweep
+        if sweep is None:
+            return 0
+        try:
+            removed = sweep(self.clock())
+            if inspect.isawaitable(removed):
+                removed = await removed
+        except Exception as error:
+            self._log_sweep_error(error)
+            return None
+        return self._log_sweep(removed)
+
+
+# -- the cleanup job on a thread ------------------------------------------------------
+
+
+# --8<-- [start:sweep-thread]
+@final
+class SweepThread:
+    """Calls ``runtime.sweep_once()`` every `interval` seconds on a daemon thread.
+
+    The thread starts on the first `ensure_running` (an adapter calls it on
+    each request) rather than at construction: a server that forks its
+    workers after loading the application would otherwise leave the thread
+    behind in the parent. A forked worker starts its own on its first
+    request. `stop` ends the thread and waits for it.
+    """
+
+    __slots__ = ("_interval", "_lock", "_pid", "_runtime", "_stop", "_stopped", "_thread")
+
+    def __init__(self, runtime: SessionRuntime, interval: float) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._stopped = False
+
+    @property
+    def running(self) -> bool:
+        """True while this process's sweep thread is alive."""
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
+
+    def ensure_running(self) -> None:
+        """Start the thread in this process, unless it runs already or `stop` was called."""
+        if self._pid == os.getpid() or self._stopped:
+            return
+        with self._lock:
+            if self._pid == os.getpid() or self._stopped:
+                return
+            self._stop = threading.Event()  # a fresh one: a forked child's copy may be set
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,), name="satchel-sweep", daemon=True
+            )
+            self._thread.start()
+            self._pid = os.getpid()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the thread and wait up to `timeout` seconds for it to end."""
+        with self._lock:
+            self._stopped = True
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self._interval):
+            self._runtime.sweep_once()
+
+
+# --8<-- [end:sweep-thread]

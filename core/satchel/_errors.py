@@ -85,10 +85,23 @@ class StoreError(SatchelError):
     """
 
 
-class SessionConflict(SatchelError):
-    """Concurrent requests kept changing the session; saving gave up after
-    the configured number of retries (``Settings.max_conflict_retries``).
+class SessionConflict(StoreError):
+    """A save could not complete before ``Settings.conflict_deadline``: it kept
+    losing compare-and-set races to concurrent requests of the same session
+    (in other processes), or waited that long for its turn behind them.
+
+    A `StoreError`, because to the client it is the same thing: the session
+    could not be saved right now, and trying again shortly will work.
+    Adapters answer it like a store failure (503 with ``Retry-After``).
+
+    Attributes:
+        conflicts: how many races the save had lost when it gave up.
+
     """
+
+    def __init__(self, message: str, *, conflicts: int = 0) -> None:
+        super().__init__(message)
+        self.conflicts = conflicts
 
 
 class SatchelWarning(UserWarning):

@@ -34,10 +34,8 @@ from ._errors import (
     ProtocolError,
     SessionConflict,
     SessionTooLarge,
-    StoreError,
 )
 from ._ops import (
-    AsyncStore,
     Conflict,
     Delete,
     Deleted,
@@ -48,7 +46,6 @@ from ._ops import (
     Result,
     Save,
     Saved,
-    Store,
     StoreFailed,
 )
 from ._record import (
@@ -69,8 +66,6 @@ __all__ = [
     "Outcome",
     "SessionProtocol",
     "StorageKind",
-    "arun_ops",
-    "run_ops",
 ]
 
 StorageKind: TypeAlias = Literal["cookie", "server"]
@@ -91,7 +86,7 @@ _IDLE, _LOADING, _OPEN, _SAVING, _DONE, _ERROR = (
 _OPEN_READY, _OPEN_LOAD, _LOAD_ANSWERED = Event.OPEN_READY, Event.OPEN_LOAD, Event.LOAD_ANSWERED
 _FINISH_QUIET, _FINISH_STORE = Event.FINISH_QUIET, Event.FINISH_STORE
 _STORE_MORE, _STORE_DONE, _STORE_FAILED = Event.STORE_MORE, Event.STORE_DONE, Event.STORE_FAILED
-_ABANDON = Event.ABANDON
+_ABANDON, _GIVE_UP = Event.ABANDON, Event.GIVE_UP
 
 
 _NO_STORE: Final = ("Cache-Control", "no-store")
@@ -240,6 +235,7 @@ class Exchange:
     _cookie_presented = False
     _id: bytes | None = None
     _record_key: str | None = None
+    _loaded_key: str | None = None
     _revision: int | None = None
     _loaded_data_blob = EMPTY_MAP_BLOB
     _loaded_flash_blob = EMPTY_MAP_BLOB
@@ -571,6 +567,7 @@ class Exchange:
             self._start_fresh(reason)
             return
         self._adopt(record, result.revision)
+        self._loaded_key = self._record_key
 
     def _reason_for_missing(self) -> EndedReason:
         if self._cookie_id_times is not None:
@@ -612,6 +609,50 @@ class Exchange:
         self._pending = None
         self._release_session()
         self._machine.fire(_ABANDON)
+
+    def give_up(self) -> SessionConflict:
+        """Stop saving: the op loop's conflict deadline has passed.
+
+        For op loops: call it instead of running the pending op when
+        ``Settings.conflict_deadline`` has passed since the save began (while
+        waiting for the session's turn, or after lost races), and raise the
+        `SessionConflict` it returns. Nothing more is stored and no header is
+        produced; the exchange enters its error state.
+
+        Raises:
+            ProtocolError: the exchange is not saving.
+
+        """
+        state = self._machine.state
+        if state is not _SAVING:
+            raise self._misuse(f"give_up() in state {state.name}")
+        self._pending = None
+        self._queue = ()
+        self._release_session()
+        self._machine.fire(_GIVE_UP)
+        deadline = self._protocol.settings.conflict_deadline
+        return SessionConflict(
+            f"the session could not be saved within conflict_deadline ({deadline:g} s): "
+            f"concurrent requests kept changing it ({self._conflicts} conflicts)",
+            conflicts=self._conflicts,
+        )
+
+    @property
+    def conflicts(self) -> int:
+        """How many times a save of this exchange has lost a race so far."""
+        return self._conflicts
+
+    @property
+    def lock_key(self) -> str | None:
+        """The store key of the stored session this request loaded, or ``None``.
+
+        Concurrent requests of the same session save under this key, so an
+        op loop that runs many requests at once (an adapter) serialises their
+        saves on it: within one process they then never race each other.
+        ``None`` for cookie storage and for a session that was not loaded from
+        the store (a new one): nobody else can be saving it.
+        """
+        return self._loaded_key
 
     def finish(self, *, now: float | None = None) -> Op | None:
         """End the request: decide what to store and which cookies to send.
@@ -832,17 +873,8 @@ class Exchange:
         self._set_cookies.append(self._session_set_cookie(value, last_access))
         self._session_cookie_changed = True
 
-    def _bump_conflicts(self) -> None:
-        self._conflicts += 1
-        if self._conflicts > self._protocol.settings.max_conflict_retries:
-            self._misuse("conflict retries exhausted")
-            raise SessionConflict(
-                f"the session kept changing under this request; gave up after "
-                f"{self._protocol.settings.max_conflict_retries} retries"
-            )
-
     def _conflicted(self, op: Save) -> None:
-        self._bump_conflicts()
+        self._conflicts += 1
         if op.expected_revision is None:
             # An ID collision on create (or a racing create): try a fresh ID.
             # The record does not hold the ID, so the same bytes go under a new one.
@@ -913,29 +945,3 @@ class Exchange:
         if self._outcome is None or self._machine.state is not _DONE:
             raise self._misuse(f"no outcome in state {self._machine.state.name}")
         return self._outcome
-
-
-def run_ops(exchange: Exchange, store: Store) -> None:
-    """Run `exchange`'s pending ops against a synchronous store until none remain.
-
-    A `StoreError` raised by the store is handed to the exchange (which fails)
-    and re-raised.
-    """
-    op = exchange.next_op()
-    while op is not None:
-        try:
-            result: Result = store.execute(op)
-        except StoreError as error:
-            result = StoreFailed(error=error)
-        op = exchange.send(result)
-
-
-async def arun_ops(exchange: Exchange, store: AsyncStore) -> None:
-    """Run `exchange`'s pending ops against an asynchronous store; see `run_ops`."""
-    op = exchange.next_op()
-    while op is not None:
-        try:
-            result: Result = await store.execute(op)
-        except StoreError as error:
-            result = StoreFailed(error=error)
-        op = exchange.send(result)

@@ -78,8 +78,11 @@ class Settings:
         max_cookie_size: the largest cookie (name + value bytes) satchel sends.
         cookie_chunks: with cookie storage, how many cookies a session may be
             split across when it outgrows `max_cookie_size`; 1 means never split.
-        max_conflict_retries: how many times a save that lost a race is
-            re-applied to fresh data before `SessionConflict` is raised.
+        conflict_deadline: seconds of real time a save may spend waiting
+            for its turn behind saves of the same session and re-applying
+            this request's changes after lost races, before it gives up with
+            `SessionConflict`. Measured on a monotonic clock by the op loop,
+            not on the injected clock.
 
     """
 
@@ -101,7 +104,7 @@ class Settings:
     clock_skew: float = 60.0
     max_cookie_size: int = 4096
     cookie_chunks: int = 1
-    max_conflict_retries: int = 10
+    conflict_deadline: float = attrs.field(default=5.0, validator=_positive_seconds)
 
     def __attrs_post_init__(self) -> None:
         if self.same_site not in ("strict", "lax", "none", None):
@@ -174,10 +177,10 @@ class Settings:
                 "cookie_chunks: must be an int from 1 (no chunking) to 8, "
                 f"got {self.cookie_chunks!r}"
             )
-        if type(self.max_conflict_retries) is not int or not 0 <= self.max_conflict_retries <= 100:
+        if self.conflict_deadline > 60:
             raise ConfigurationError(
-                "max_conflict_retries: must be an int from 0 to 100, "
-                f"got {self.max_conflict_retries!r}"
+                "conflict_deadline: must be at most 60 seconds (a request waiting longer "
+                f"than that has been given up on by its client), got {self.conflict_deadline!r}"
             )
 
     def attributes(self) -> str:

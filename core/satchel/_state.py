@@ -51,6 +51,7 @@ class Event(enum.Enum):
     STORE_DONE = "answered, no more ops"
     STORE_FAILED = "store failure"
     ABANDON = "abandon (the request failed)"
+    GIVE_UP = "give up (conflict deadline)"
     MISUSE = "misuse or failed finish"
 
 
@@ -80,6 +81,7 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         _E.STORE_MORE: _S.SAVING,
         _E.STORE_DONE: _S.DONE,
         _E.STORE_FAILED: _S.ERROR,
+        _E.GIVE_UP: _S.ERROR,
         _E.MISUSE: _S.ERROR,
     },
     _S.DONE: {

@@ -24,7 +24,6 @@ def web_settings() -> Settings:
         secure=False,
         idle_timeout=IDLE_TIMEOUT,
         touch_interval=6,
-        max_conflict_retries=20,
     )
 
 

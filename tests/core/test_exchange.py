@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from satchel import (
+    BACKOFF_CAP,
     Conflict,
     CookieError,
     Delete,
@@ -619,7 +621,7 @@ def test_a_request_racing_a_logout_never_revives_the_session(
     assert len(store) == 0
 
 
-def test_conflict_retries_are_bounded(clock: ManualClock) -> None:
+def test_a_save_that_keeps_losing_gives_up_at_the_conflict_deadline(clock: ManualClock) -> None:
     class AlwaysConflicts(KeepEverything):
         def execute(self, op: Op) -> Result:
             if isinstance(op, Save) and op.expected_revision is not None:
@@ -627,14 +629,21 @@ def test_conflict_retries_are_bounded(clock: ManualClock) -> None:
             return super().execute(op)
 
     store = AlwaysConflicts()
-    protocol, browser = make("server", clock, store=store, max_conflict_retries=2)
+    protocol, browser = make("server", clock, store=store, conflict_deadline=0.2)
     browser.request(put("n", 0))
     exchange = _open(protocol, browser.cookies["session"], store, clock())
     exchange.session["n"] = 1
     exchange.finish()
-    with pytest.raises(SessionConflict, match="2 retries"):
+    started = time.monotonic()
+    with pytest.raises(SessionConflict, match=r"conflict_deadline \(0.2 s\)") as info:
         run_ops(exchange, store)
+    # The deadline, not a count, ended it: the loop kept retrying until then.
+    assert time.monotonic() - started >= 0.2 - BACKOFF_CAP
+    assert info.value.conflicts == exchange.conflicts > 3
+    assert isinstance(info.value, StoreError)
     assert exchange.state is State.ERROR
+    with pytest.raises(ProtocolError):
+        _ = exchange.outcome
 
 
 # -- store failure and misuse ------------------------------------------------

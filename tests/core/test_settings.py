@@ -65,7 +65,9 @@ def test_secure_off_is_explicit(keyring: Keyring) -> None:
         ({"max_cookie_size": 5000}, "max_cookie_size"),
         ({"cookie_chunks": 0}, "cookie_chunks"),
         ({"cookie_chunks": 9}, "cookie_chunks"),
-        ({"max_conflict_retries": -1}, "max_conflict_retries"),
+        ({"conflict_deadline": 0}, "conflict_deadline"),
+        ({"conflict_deadline": float("inf")}, "conflict_deadline"),
+        ({"conflict_deadline": 61}, "conflict_deadline"),
         ({"clock_skew": -1}, "clock_skew"),
     ],
 )

@@ -28,7 +28,6 @@ def adapter_settings(**changes: Any) -> Settings:
         "secure": False,
         "idle_timeout": 60,
         "touch_interval": 6,
-        "max_conflict_retries": 20,
     }
     values.update(changes)
     return Settings(**values)

@@ -22,7 +22,6 @@ def make_settings(**changes: object) -> Settings:
         secure=False,
         idle_timeout=60,
         touch_interval=6,
-        max_conflict_retries=20,
     )
     return settings.evolve(**changes) if changes else settings
 

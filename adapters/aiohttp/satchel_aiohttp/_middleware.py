@@ -23,19 +23,18 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from satchel import (
-    AsyncStore,
+    APPLICATION_ERRORS,
+    UNAVAILABLE_BODY,
+    UNAVAILABLE_HEADERS,
+    UNAVAILABLE_STATUS,
+    AsyncSessionRuntime,
     CookieAttributes,
     CookieOptions,
     Exchange,
     ProtocolError,
     Session,
-    SessionConflict,
-    SessionProtocol,
-    SessionTooLarge,
     State,
     StoreError,
-    UnstorableValue,
-    arun_ops,
     session_timed_out,
 )
 
@@ -66,30 +65,21 @@ StoreErrorHook: TypeAlias = Callable[[web.Request, StoreError], Awaitable[web.St
 to send when the session store failed. The error is already logged; no
 session header is added to what the hook returns."""
 
-# Errors of the application's session contents, found when finishing.
-_APPLICATION_ERRORS = (SessionTooLarge, UnstorableValue, SessionConflict)
-
-_UNAVAILABLE = "503 Service Unavailable: sessions are unavailable, please try again later."
-
 
 @final
 class Adapter:
     """What `setup` configured, shared by every request of one application."""
 
-    __slots__ = ("clock", "on_store_error", "on_timeout", "protocol", "store")
+    __slots__ = ("on_store_error", "on_timeout", "runtime")
 
     def __init__(
         self,
         *,
-        protocol: SessionProtocol,
-        store: AsyncStore | None,
-        clock: Callable[[], float],
+        runtime: AsyncSessionRuntime,
         on_timeout: TimeoutHook,
         on_store_error: StoreErrorHook | None,
     ) -> None:
-        self.protocol = protocol
-        self.store = store
-        self.clock = clock
+        self.runtime = runtime
         self.on_timeout = on_timeout
         self.on_store_error = on_store_error
 
@@ -116,9 +106,7 @@ class _RequestState:
         if self.logged is error:
             return
         self.logged = error
-        # The type and message only: drivers keep keys and values out of
-        # their messages, and a session ID or cookie never belongs in a log.
-        LOGGER.error("session store failed: %s: %s", type(error).__name__, error)
+        self.adapter.runtime.log_store_error(error)
 
 
 # aiohttp 3.14 added typed request keys and warns about plain string keys;
@@ -167,9 +155,10 @@ async def get_session(request: web.BaseRequest) -> Session:
         )
     if exchange.state is State.OPEN:
         return exchange.session
-    store = state.adapter.store
-    if store is None:
-        exchange.open()  # cookie storage: no I/O, so no other task can interleave
+    runtime = state.adapter.runtime
+    if runtime.store is None:
+        # Cookie storage: no I/O, so no other task can interleave.
+        session = await runtime.load(exchange)
     else:
         lock = state.lock
         if lock is None:
@@ -178,13 +167,11 @@ async def get_session(request: web.BaseRequest) -> Session:
             if exchange.state is not State.IDLE:
                 # Another task of this request opened it while this one waited.
                 return exchange.session
-            exchange.open()
             try:
-                await arun_ops(exchange, store)
+                session = await runtime.load(exchange)
             except StoreError as error:
                 state.log_store_error(error)
                 raise
-    session = exchange.session
     # Only the call that opened the session gets here: the hook runs once.
     if session_timed_out(session):
         await state.adapter.on_timeout(cast(web.Request, request), session)
@@ -242,23 +229,17 @@ async def _finish(state: _RequestState, response: web.StreamResponse) -> None:
         # handed over, so nothing of it is lost; no session header is sent.
         return
     try:
-        if exchange.finish() is not None:
-            store = state.adapter.store
-            assert store is not None  # only server storage emits ops
-            await arun_ops(exchange, store)
+        # Saves of one session take turns; a save that cannot complete in
+        # time raises SessionConflict, a StoreError: answered 503 like one.
+        outcome = await state.adapter.runtime.save(exchange)
     except StoreError as error:
         state.log_store_error(error)
         raise
-    except _APPLICATION_ERRORS as error:
-        # The application put something in its session that cannot be kept:
-        # a bug to fix, answered 500 without a traceback in the body.
-        LOGGER.error("session could not be saved: %s: %s", type(error).__name__, error)
+    except APPLICATION_ERRORS as error:
+        # The application put something in its session that cannot be kept
+        # (logged by the runtime): a bug to fix, answered 500 without a
+        # traceback in the body.
         raise web.HTTPInternalServerError() from error
-    outcome = exchange.outcome
-    if outcome.discarded_by_logout:
-        LOGGER.info("session changes discarded: a concurrent request ended the session")
-    if outcome.conflicts_retried:
-        LOGGER.debug("session save retried after %d conflicts", outcome.conflicts_retried)
     headers = response.headers
     for name, value in outcome.headers:
         headers.add(name, value)  # add, never replace: there may be several Set-Cookie
@@ -271,7 +252,9 @@ async def _store_failed(
     hook = state.adapter.on_store_error
     if hook is not None:
         return await hook(request, error)
-    return web.Response(status=503, text=_UNAVAILABLE, headers={"Cache-Control": "no-store"})
+    return web.Response(
+        status=UNAVAILABLE_STATUS, body=UNAVAILABLE_BODY, headers=UNAVAILABLE_HEADERS
+    )
 
 
 def _headers_sent(request: web.Request) -> bool:
@@ -281,15 +264,14 @@ def _headers_sent(request: web.Request) -> bool:
 
 def make_middleware(adapter: Adapter) -> Middleware:
     """The session middleware for one configuration."""
-    protocol = adapter.protocol
-    clock = adapter.clock
+    begin = adapter.runtime.begin
 
     @web.middleware
     async def satchel_session_middleware(
         request: web.Request, handler: Handler
     ) -> web.StreamResponse:
         # All values of the header, raw: satchel parses them itself.
-        exchange = protocol.begin(request.headers.getall("Cookie", ()), now=clock())
+        exchange = begin(request.headers.getall("Cookie", ()))
         state = _RequestState(adapter, exchange)
         request[_STATE_KEY] = state
         try:

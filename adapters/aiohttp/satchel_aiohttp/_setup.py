@@ -7,9 +7,17 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from satchel import AdapterOptions, AsyncStore, ConfigurationError, Session, Settings
+from satchel import (
+    AdapterOptions,
+    AsyncSessionRuntime,
+    AsyncStore,
+    ConfigurationError,
+    Session,
+    Settings,
+)
 
 from ._middleware import (
+    LOGGER,
     Adapter,
     StoreErrorHook,
     TimeoutHook,
@@ -88,10 +96,9 @@ def setup(
     if _ADAPTER_KEY in app:
         raise ConfigurationError("app: satchel_aiohttp.setup() was already called on this app")
 
+    runtime = AsyncSessionRuntime(options, LOGGER)
     adapter = Adapter(
-        protocol=options.protocol,
-        store=store,
-        clock=clock,
+        runtime=runtime,
         on_timeout=on_timeout if on_timeout is not None else _redirect_to(timeout_location),
         on_store_error=on_store_error,
     )
@@ -99,4 +106,4 @@ def setup(
     app.middlewares.insert(0, make_middleware(adapter))
     app.on_response_prepare.append(on_response_prepare)
     if options.sweep is not None and options.sweep_interval is not None:
-        app.cleanup_ctx.append(sweep_context(options.sweep, clock, options.sweep_interval))
+        app.cleanup_ctx.append(sweep_context(runtime, options.sweep_interval))

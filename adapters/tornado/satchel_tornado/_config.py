@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final, TypeAlias, final
 
 import tornado.web
 
-from satchel import AdapterOptions, AsyncStore, ConfigurationError, Session, Settings, StoreError
+from satchel import (
+    AdapterOptions,
+    AsyncSessionRuntime,
+    AsyncStore,
+    ConfigurationError,
+    Session,
+    Settings,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from ._handler import SessionMixin
@@ -18,7 +27,11 @@ __all__ = [
     "SessionConfig",
     "StoreErrorHook",
     "TimeoutHook",
+    "logger",
 ]
+
+logger = logging.getLogger("satchel.tornado")
+"""Where the adapter logs store failures, unsavable sessions and sweeps."""
 
 SETTINGS_KEY: Final = "satchel"
 """The `tornado.web.Application` setting that holds the `SessionConfig`:
@@ -75,6 +88,7 @@ class SessionConfig:
         "on_store_error",
         "on_timeout",
         "protocol",
+        "runtime",
         "settings",
         "store",
         "sweep",
@@ -116,6 +130,8 @@ class SessionConfig:
         self.sweep = options.sweep
         """The store's ``sweep`` if it has one and `sweep_interval` is set, else ``None``."""
         self.protocol = options.protocol
+        self.runtime = AsyncSessionRuntime(options, logger)
+        """The core's adapter runtime: loads, saves (one session's in turn), logs, sweeps."""
 
     def __repr__(self) -> str:
         return (

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import sys
 from asyncio import Future
 from collections.abc import Callable, Mapping
@@ -22,30 +21,25 @@ from typing import Any, Final, Unpack
 import tornado.web
 
 from satchel import (
-    AsyncStore,
+    APPLICATION_ERRORS,
+    UNAVAILABLE_BODY,
+    UNAVAILABLE_HEADERS,
+    UNAVAILABLE_STATUS,
     CookieAttributes,
     CookieOptions,
     Exchange,
     ProtocolError,
-    SatchelError,
     Session,
-    SessionConflict,
-    SessionTooLarge,
     State,
     StoreError,
-    UnstorableValue,
-    arun_ops,
     session_timed_out,
 )
 
-from ._config import SessionConfig, config_of
+from ._config import SessionConfig, config_of, logger
 
-__all__ = ["STORE_ERROR_BODY", "SessionMixin"]
+__all__ = ["STORE_ERROR_BODY", "SessionMixin", "logger"]
 
-logger = logging.getLogger("satchel.tornado")
-"""Where the adapter logs store failures, unsavable sessions and sweeps."""
-
-STORE_ERROR_BODY: Final = "Service unavailable: sessions cannot be loaded or saved right now.\n"
+STORE_ERROR_BODY: Final = UNAVAILABLE_BODY.decode("ascii")
 """The plain-text body of the default answer (503) to a store failure."""
 
 
@@ -137,18 +131,11 @@ class SessionMixin(tornado.web.RequestHandler):
             config = self._satchel_config = config_of(self.application)
         return config
 
-    def _satchel_store(self) -> AsyncStore:
-        store = self.session_config.store
-        assert store is not None, "cookie storage emits no store operations"
-        return store
-
     def _satchel_exchange_now(self) -> Exchange:
         exchange = self._satchel_exchange
         if exchange is None:
             config = self.session_config
-            exchange = config.protocol.begin(
-                self.request.headers.get_list("Cookie") or None, now=config.clock()
-            )
+            exchange = config.runtime.begin(self.request.headers.get_list("Cookie") or None)
             self._satchel_exchange = exchange
             if self._satchel_closed or self._finished or self._headers_written:
                 # Too late to add anything to the response: finishing now
@@ -200,7 +187,7 @@ class SessionMixin(tornado.web.RequestHandler):
         loading: Future[None] = asyncio.get_running_loop().create_future()
         self._satchel_loading = loading
         try:
-            await arun_ops(exchange, self._satchel_store())
+            await self.session_config.runtime.load(exchange)
         except StoreError as error:
             self._satchel_refused = True
             await self._satchel_store_failed(error)
@@ -416,13 +403,14 @@ class SessionMixin(tornado.web.RequestHandler):
         exchange = self._satchel_exchange
         if exchange is None or exchange.state not in (State.IDLE, State.OPEN):
             return None
+        runtime = self.session_config.runtime
         try:
-            op = exchange.finish()
-        except (SessionTooLarge, UnstorableValue) as error:
-            self._satchel_application_error(error)
+            pending = runtime.finish(exchange)
+        except APPLICATION_ERRORS:
+            self._satchel_application_error()
             return None
-        if op is None:
-            self._satchel_collect(exchange)
+        if not pending:
+            self._satchel_headers = runtime.collect(exchange).headers
             return None
         if self.get_status() == 101:
             raise ProtocolError(
@@ -435,14 +423,12 @@ class SessionMixin(tornado.web.RequestHandler):
 
     async def _satchel_save(self, exchange: Exchange) -> None:
         try:
-            await arun_ops(exchange, self._satchel_store())
+            # Saves of one session take turns; one that cannot complete in
+            # time raises SessionConflict, a StoreError: a 503 like any.
+            outcome = await self.session_config.runtime.save(exchange)
         except StoreError as error:
             self._satchel_gate = None
             await self._satchel_store_failed(error)
-            raise tornado.web.Finish() from None
-        except SessionConflict as error:
-            self._satchel_gate = None
-            self._satchel_application_error(error)
             raise tornado.web.Finish() from None
         except Exception:
             self._satchel_gate = None
@@ -452,30 +438,18 @@ class SessionMixin(tornado.web.RequestHandler):
                 self.send_error(500)
             raise tornado.web.Finish() from None
         self._satchel_gate = None
-        self._satchel_collect(exchange)
-
-    def _satchel_collect(self, exchange: Exchange) -> None:
-        outcome = exchange.outcome
         self._satchel_headers = outcome.headers
-        if outcome.conflicts_retried:
-            logger.debug(
-                "session saved after %d conflict(s) with concurrent requests",
-                outcome.conflicts_retried,
-            )
-        if outcome.discarded_by_logout:
-            logger.info("session changes dropped: a concurrent request ended the session")
 
     # -- failures ---------------------------------------------------------------
 
-    def _satchel_application_error(self, error: SatchelError) -> None:
-        # The error's message names sizes or a key, never a value or an ID.
-        logger.error("session could not be saved: %s: %s", type(error).__name__, error)
+    def _satchel_application_error(self) -> None:
+        # Logged by the runtime; answered like any other bug.
         self._satchel_undefer()
         if not self._finished:
             self.send_error(500)
 
     async def _satchel_store_failed(self, error: StoreError) -> None:
-        logger.error("session store failed: %s: %s", type(error).__name__, error)
+        self.session_config.runtime.log_store_error(error)
         self._satchel_undefer()
         if self._finished:
             return
@@ -484,11 +458,10 @@ class SessionMixin(tornado.web.RequestHandler):
         self.__dict__.pop("_new_cookie", None)
         hook = self.session_config.on_store_error
         if hook is None:
-            self.set_status(503)
-            self.set_header("Content-Type", "text/plain; charset=utf-8")
-            # A passing failure: no cache may keep this answer.
-            self.set_header("Cache-Control", "no-store")
-            self.finish(STORE_ERROR_BODY)
+            self.set_status(UNAVAILABLE_STATUS)
+            for name, value in UNAVAILABLE_HEADERS:
+                self.set_header(name, value)
+            self.finish(UNAVAILABLE_BODY)
             return
         try:
             result = hook(self, error)

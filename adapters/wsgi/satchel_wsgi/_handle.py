@@ -14,10 +14,9 @@ from satchel import (
     Exchange,
     SatchelError,
     Session,
+    SessionRuntime,
     State,
-    Store,
     StoreError,
-    run_ops,
     session_timed_out,
 )
 
@@ -67,15 +66,15 @@ class SessionHandle:
     __slots__ = (
         "_ended_reason",
         "_exchange",
-        "_store",
+        "_runtime",
         "_store_error",
         "_timed_out",
         "_timeout_answered",
     )
 
-    def __init__(self, exchange: Exchange, store: Store | None) -> None:
+    def __init__(self, exchange: Exchange, runtime: SessionRuntime) -> None:
         self._exchange = exchange
-        self._store = store
+        self._runtime = runtime
         self._ended_reason: EndedReason | None = None
         self._timed_out: EndedReason | None = None
         # Set while the timeout response runs: its hook gets the fresh session.
@@ -105,13 +104,11 @@ class SessionHandle:
             raise SessionTimedOut(self._timed_out)
         exchange = self._exchange
         if exchange.state is State.IDLE:
-            exchange.open()
-            if self._store is not None:
-                try:
-                    run_ops(exchange, self._store)  # the Load, if the cookie names a session
-                except StoreError as error:
-                    self._store_failed(error)
-                    raise
+            try:
+                self._runtime.load(exchange)  # the Load, if the cookie names a session
+            except StoreError as error:
+                self._store_failed(error)
+                raise
             self._ended_reason = exchange.session.ended_reason
             if session_timed_out(exchange.session):
                 self._timed_out = self._ended_reason
@@ -123,9 +120,7 @@ class SessionHandle:
     def _store_failed(self, error: StoreError) -> None:
         if self._store_error is None:
             self._store_error = error
-            # The type and message only: a driver's message never holds a
-            # session ID or a cookie value, and neither must this log.
-            logger.error("session store failed: %s: %s", type(error).__name__, error)
+            self._runtime.log_store_error(error)
 
     @property
     def ended_reason(self) -> EndedReason | None:

@@ -10,23 +10,24 @@ replaces the application's response with the middleware's own.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, final
 
 from satchel import (
+    APPLICATION_ERRORS,
+    UNAVAILABLE_BODY,
+    UNAVAILABLE_HEADERS,
     AdapterOptions,
     ConfigurationError,
-    SatchelError,
+    SessionRuntime,
     Settings,
     Store,
     StoreError,
-    run_ops,
+    SweepThread,
 )
 
-from ._handle import DEFAULT_ENVIRON_KEY, SessionHandle
-from ._sweep import Sweeper
+from ._handle import DEFAULT_ENVIRON_KEY, SessionHandle, logger
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -35,14 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionMiddleware"]
 
-logger = logging.getLogger("satchel.wsgi")
-
 _Headers = tuple[tuple[str, str], ...]
 _Write = Callable[[bytes], object]
 
 _TEXT = "text/plain; charset=utf-8"
 _TIMEOUT_BODY = b"Your session has timed out.\n"
-_STORE_ERROR_BODY = b"Service unavailable: sessions cannot be loaded or saved right now.\n"
 
 
 def _discard(data: bytes) -> None:
@@ -50,16 +48,14 @@ def _discard(data: bytes) -> None:
 
 
 def _service_unavailable(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
-    """The default store-error response: 503, plain text, no session headers."""
+    """The default store-error response: 503 with ``Retry-After``, plain text,
+    no session headers.
+    """
     start_response(
         "503 Service Unavailable",
-        [
-            ("Content-Type", _TEXT),
-            ("Content-Length", str(len(_STORE_ERROR_BODY))),
-            ("Cache-Control", "no-store"),
-        ],
+        [*UNAVAILABLE_HEADERS, ("Content-Length", str(len(UNAVAILABLE_BODY)))],
     )
-    return [_STORE_ERROR_BODY]
+    return [UNAVAILABLE_BODY]
 
 
 @final
@@ -132,6 +128,7 @@ class SessionMiddleware:
         if not isinstance(environ_key, str) or not environ_key:
             raise ConfigurationError(f"environ_key: must be a non-empty str, got {environ_key!r}")
         self.app = app
+        self.runtime = SessionRuntime(options, logger)
         self.store = options.store
         self.protocol = options.protocol
         self.clock = clock
@@ -139,9 +136,9 @@ class SessionMiddleware:
         self.on_timeout: WSGIApplication = on_timeout or self._redirect
         self.on_store_error: WSGIApplication = on_store_error or _service_unavailable
         self.environ_key = environ_key
-        self._sweeper: Sweeper | None = None
+        self._sweeper: SweepThread | None = None
         if options.sweep is not None and options.sweep_interval is not None:
-            self._sweeper = Sweeper(options.sweep, clock, options.sweep_interval)
+            self._sweeper = SweepThread(self.runtime, options.sweep_interval)
         # --8<-- [end:setup]
 
     def __repr__(self) -> str:
@@ -167,10 +164,8 @@ class SessionMiddleware:
         # headers with ", " (a comma is never part of a valid cookie), so the
         # joined value is split back into the headers it came from.
         header = environ.get("HTTP_COOKIE")
-        exchange = self.protocol.begin(
-            header.split(",") if header and "," in header else header, now=self.clock()
-        )
-        call = _Call(self, environ, start_response, SessionHandle(exchange, self.store))
+        exchange = self.runtime.begin(header.split(",") if header and "," in header else header)
+        call = _Call(self, environ, start_response, SessionHandle(exchange, self.runtime))
         environ[self.environ_key] = call.handle
         try:
             body = self.app(environ, call.start_response)
@@ -259,11 +254,10 @@ class _Call:
                 self.handle._store_failed(error)
                 self._answer_store_error()
                 return _discard
-            except SatchelError as error:
-                # SessionTooLarge, UnstorableValue, SessionConflict: the
-                # application's fault. Raised on, so the application or the
-                # server answers 500; later calls carry no session headers.
-                logger.error("session could not be saved: %s: %s", type(error).__name__, error)
+            except APPLICATION_ERRORS:
+                # SessionTooLarge, UnstorableValue: the application's fault
+                # (logged by the runtime). Raised on, so the application or
+                # the server answers 500; later calls carry no session headers.
                 self._session_headers = ()
                 raise
         return self._start_response(status, [*headers, *self._session_headers], exc_info)
@@ -272,19 +266,12 @@ class _Call:
 
     # --8<-- [start:finish]
     def _finish(self) -> _Headers:
-        """Finish the exchange exactly once and run its Save/Delete ops."""
-        exchange = self.handle._exchange
-        exchange.finish()
-        if self.middleware.store is not None:
-            run_ops(exchange, self.middleware.store)
-        outcome = exchange.outcome
-        if outcome.conflicts_retried:
-            logger.debug(
-                "session save retried %d time(s) after conflicts", outcome.conflicts_retried
-            )
-        if outcome.discarded_by_logout:
-            logger.info("session changes discarded: a concurrent request ended the session")
-        return outcome.headers
+        """Finish the exchange exactly once and run its Save/Delete ops.
+
+        The runtime saves one session's requests in turn and gives up with
+        `satchel.SessionConflict` (a `StoreError`) past the conflict deadline.
+        """
+        return self.middleware.runtime.save(self.handle._exchange).headers
 
     # --8<-- [end:finish]
 

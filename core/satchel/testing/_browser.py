@@ -8,7 +8,8 @@ from typing import Any, TypeVar, final
 
 import attrs
 
-from .._exchange import Exchange, Outcome, SessionProtocol, run_ops
+from .._exchange import Exchange, Outcome, SessionProtocol
+from .._oploop import run_ops
 from .._ops import Store
 from .._session import Session
 from ._clock import ManualClock

@@ -70,7 +70,6 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
         idle_timeout=idle,
         absolute_timeout=max(idle, 43200.0),
         touch_interval=min(idle / 10, 180.0),
-        max_conflict_retries=20,
     )
     framework = cast(Framework, args.framework)
     store = make_store(
