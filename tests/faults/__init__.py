@@ -1,0 +1,1 @@
+"""Store outages over real HTTP: the demo server answers 503, then 200 again."""
