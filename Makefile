@@ -12,7 +12,7 @@ DIST_FILES := $(wildcard adapters/*/pyproject.toml stores/*/pyproject.toml examp
 # Every package mypy checks.
 PACKAGES := core/satchel $(wildcard adapters/*/satchel_* stores/*/satchel_* examples/*/satchel_*)
 
-.PHONY: install test lint typecheck pytest docs demo bench clean
+.PHONY: install test lint typecheck pytest docs demo bench clean soak
 
 install: $(STAMP)
 
@@ -54,6 +54,12 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.txt
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/run.py
+
+# Soak: the demo server on each framework with the Redis and PostgreSQL stores
+# under a bounded loopback load, then under store faults (SOAK_SECONDS per run,
+# default 60). Needs redis-server on PATH and PostgreSQL on 127.0.0.1:5432.
+soak: $(STAMP)
+	$(BIN)/python -m soak.run
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis
