@@ -20,7 +20,7 @@ from satchel.testing import HttpClient, HttpResponse, ManualClock
 
 from ._app import make_app
 from ._server import LiveApp
-from ._stores import CountingStore, FailingStore
+from ._stores import CountingStore, FailingStore, OutracedStore
 from .conftest import IDLE_TIMEOUT
 
 Serve = Callable[[web.Application], LiveApp]
@@ -198,6 +198,7 @@ def test_store_gone_when_the_session_loads_is_a_503_logged_once(
     assert response.header("Set-Cookie") == []
     assert response.header("Content-Type")[0].startswith("text/plain")
     assert response.header("Cache-Control") == ["no-store"]
+    assert response.header("Retry-After") == ["2"]
     assert "Traceback" not in response.text
     records = adapter_errors(caplog)
     assert len(records) == 1
@@ -220,6 +221,24 @@ def test_store_failure_when_saving_is_a_503_without_cookie(
     assert len(adapter_errors(caplog)) == 1
     failing.failing.clear()
     assert client.get("/whoami").text == ""
+
+
+def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(
+    start: Start, web_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = OutracedStore()
+    _, client = start(store=store, settings=web_settings.evolve(conflict_deadline=0.2))
+    assert client.get("/login/ada").status == 200  # a create: nobody to race
+    caplog.set_level(logging.INFO, logger="satchel.aiohttp")
+    response = client.get("/put/theme/dark")
+    assert response.status == 503
+    assert response.header("Retry-After") == ["2"]
+    assert response.header("Cache-Control") == ["no-store"]
+    assert response.header("Set-Cookie") == []
+    assert store.conflicts > 3  # retried until the deadline, not given up at once
+    [record] = adapter_errors(caplog)
+    assert "SessionConflict" in record.getMessage()
+    assert client.get("/whoami").text == "ada"  # the session itself is intact
 
 
 def test_store_error_hook_chooses_the_response(

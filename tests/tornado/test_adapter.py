@@ -27,7 +27,7 @@ from satchel_tornado import STORE_ERROR_BODY, SessionConfig, SessionMixin
 
 from ._app import Probe, make_app
 from ._live import adapter_settings, app_runner, serving
-from ._stores import FailingStore, GatedStore, SwitchableStore
+from ._stores import FailingStore, GatedStore, OutracedStore, SwitchableStore
 
 COOKIE = "session"
 
@@ -51,7 +51,8 @@ def serve() -> Iterator[Any]:
     def start(*, store: Any = None, app_settings: dict[str, Any] | None = None, **options: Any):
         clock = options.pop("clock", None) or ManualClock(time.time())
         probe = Probe()
-        config = SessionConfig(adapter_settings(), store=store, clock=clock, **options)
+        settings = options.pop("settings", None) or adapter_settings()
+        config = SessionConfig(settings, store=store, clock=clock, **options)
         app = make_app(config, probe, **(app_settings or {}))
         context = serving(app_runner(app))
         url = context.__enter__()
@@ -213,7 +214,21 @@ def _assert_store_error_answer(response: HttpResponse) -> None:
     assert response.text == STORE_ERROR_BODY
     assert response.header("Content-Type")[0].startswith("text/plain")
     assert response.header("Cache-Control") == ["no-store"]
+    assert response.header("Retry-After") == ["2"]
     assert response.header("Set-Cookie") == []
+
+
+def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(
+    serve: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = OutracedStore()
+    server = serve(store=store, settings=adapter_settings(conflict_deadline=0.2))
+    ok(server.client.get("/login/ada"))  # a create: nobody to race
+    response = server.client.get("/put/theme/dark")
+    _assert_store_error_answer(response)
+    assert store.conflicts > 3  # retried until the deadline, not given up at once
+    [record] = adapter_errors(caplog)
+    assert "SessionConflict" in record.getMessage()
 
 
 def test_store_failure_on_save_is_a_503_without_cookies_logged_once(

@@ -18,6 +18,7 @@ import pytest
 from satchel import (
     AsyncMemoryStore,
     ConfigurationError,
+    Conflict,
     MemoryStore,
     Op,
     ProtocolError,
@@ -147,6 +148,7 @@ def test_store_failure_on_load_is_a_503_without_cookies_logged_once(
     assert response.header("Set-Cookie") == []
     assert "text/plain" in response.header("Content-Type")[0]
     assert response.header("Cache-Control") == ["no-store"]
+    assert response.header("Retry-After") == ["2"]
     assert b"Traceback" not in response.body
     [record] = records(caplog)
     assert "StoreError" in record.getMessage()
@@ -162,6 +164,41 @@ def test_store_failure_on_save_is_a_503_without_cookies_logged_once(
     assert response.status == 503
     assert response.header("Set-Cookie") == []
     assert len(records(caplog)) == 1
+
+
+class OutracedStore:
+    """A memory store whose updates always lose to a writer in another process:
+    every compare-and-set of an existing session answers `Conflict`."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.conflicts = 0
+
+    def execute(self, op: Op) -> Result:
+        if isinstance(op, Save) and op.expected_revision is not None:
+            self.conflicts += 1
+            return Conflict()
+        return self.inner.execute(op)
+
+
+def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(
+    serve: Serve, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = OutracedStore()
+    client, _ = serve(
+        DemoApp(secure=False), store=store, settings=make_settings(conflict_deadline=0.2)
+    )
+    assert client.get("/login/ada").status == 200  # a create: nobody to race
+    caplog.clear()
+    response = client.get("/put/theme/dark")
+    assert response.status == 503
+    assert response.header("Retry-After") == ["2"]
+    assert response.header("Cache-Control") == ["no-store"]
+    assert response.header("Set-Cookie") == []
+    assert store.conflicts > 3  # retried until the deadline, not given up at once
+    [record] = records(caplog)
+    assert "SessionConflict" in record.getMessage()
+    assert client.get("/whoami").text == "ada"
 
 
 def test_a_user_hook_answers_store_failures(

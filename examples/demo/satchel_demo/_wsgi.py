@@ -43,6 +43,9 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """``wsgiref``'s server, one thread per request (so concurrent requests overlap)."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a browser
+    # opens dozens at once; this is what the kernel caps it at by default.
+    request_queue_size = 128
 
 
 class _QuietHandler(WSGIRequestHandler):
