@@ -174,14 +174,11 @@ class AsyncSaveLocks:
         if turn is None:
             turn = self._turns[slot] = _AsyncTurn()
         turn.users += 1
-        lock = turn.lock
-        if not lock.locked():
-            # Free: take it without creating a timeout scope (no await yields).
-            await lock.acquire()
-            return True
         try:
+            # Even an unlocked lock may make a newcomer queue behind a waiter
+            # it has just woken, so every wait is bounded.
             async with asyncio.timeout(max(within, 0.0)):
-                await lock.acquire()
+                await turn.lock.acquire()
         except TimeoutError:
             self._leave(slot, turn)
             return False
