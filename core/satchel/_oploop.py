@@ -21,7 +21,7 @@ import asyncio
 import random
 import threading
 import time
-from typing import Final, final
+from typing import Final, Generic, TypeVar, final
 
 from ._errors import StoreError
 from ._exchange import Exchange
@@ -67,25 +67,17 @@ def backoff_delay(conflicts: int) -> float:
 # -- per-session turns ---------------------------------------------------------
 
 
-@final
-class _Turn:
-    """One session's lock, and how many threads hold or wait for it."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
+_LockT = TypeVar("_LockT", threading.Lock, asyncio.Lock)
 
 
 @final
-class _AsyncTurn:
-    """One session's lock, and how many tasks hold or wait for it."""
+class _Turn(Generic[_LockT]):
+    """One session's lock, and how many requests hold or wait for it."""
 
     __slots__ = ("lock", "users")
 
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
+    def __init__(self, lock: _LockT) -> None:
+        self.lock: _LockT = lock
         self.users = 0
 
 
@@ -103,7 +95,7 @@ class SaveLocks:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._turns: dict[str, _Turn] = {}
+        self._turns: dict[str, _Turn[threading.Lock]] = {}
 
     def __len__(self) -> int:
         """How many sessions have a save under way or waiting."""
@@ -120,10 +112,10 @@ class SaveLocks:
         with self._guard:
             turn = self._turns.get(key)
             if turn is None:
-                turn = self._turns[key] = _Turn()
+                turn = self._turns[key] = _Turn(threading.Lock())
             turn.users += 1
         try:
-            taken = turn.lock.acquire(timeout=max(within, 0.0))
+            taken: bool = turn.lock.acquire(timeout=max(within, 0.0))
         except BaseException:
             self._leave(key, turn)
             raise
@@ -138,7 +130,7 @@ class SaveLocks:
         turn.lock.release()
         self._leave(key, turn)
 
-    def _leave(self, key: str, turn: _Turn) -> None:
+    def _leave(self, key: str, turn: _Turn[threading.Lock]) -> None:
         with self._guard:
             turn.users -= 1
             if turn.users == 0:
@@ -158,7 +150,7 @@ class AsyncSaveLocks:
 
     def __init__(self) -> None:
         # Keyed by (loop, store key): an asyncio.Lock belongs to one loop.
-        self._turns: dict[tuple[asyncio.AbstractEventLoop, str], _AsyncTurn] = {}
+        self._turns: dict[tuple[asyncio.AbstractEventLoop, str], _Turn[asyncio.Lock]] = {}
 
     def __len__(self) -> int:
         """How many sessions have a save under way or waiting."""
@@ -172,7 +164,7 @@ class AsyncSaveLocks:
         slot = (asyncio.get_running_loop(), key)
         turn = self._turns.get(slot)
         if turn is None:
-            turn = self._turns[slot] = _AsyncTurn()
+            turn = self._turns[slot] = _Turn(asyncio.Lock())
         turn.users += 1
         try:
             # Even an unlocked lock may make a newcomer queue behind a waiter
@@ -194,7 +186,9 @@ class AsyncSaveLocks:
         turn.lock.release()
         self._leave(slot, turn)
 
-    def _leave(self, slot: tuple[asyncio.AbstractEventLoop, str], turn: _AsyncTurn) -> None:
+    def _leave(
+        self, slot: tuple[asyncio.AbstractEventLoop, str], turn: _Turn[asyncio.Lock]
+    ) -> None:
         turn.users -= 1
         if turn.users == 0:
             del self._turns[slot]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from satchel import AsyncMemoryStore, Conflict, Op, Result, Save, StoreError
+from satchel import AsyncMemoryStore, Op, Result, StoreError
 
 
 class CountingStore:
@@ -46,18 +46,3 @@ class FailingStore:
         if "sweep" in self.failing:
             raise StoreError("connection refused by the test backend")
         return await self.inner.sweep(now)
-
-
-class OutracedStore:
-    """A memory store whose updates always lose to a writer in another process:
-    every compare-and-set of an existing session answers `Conflict`."""
-
-    def __init__(self) -> None:
-        self.inner = AsyncMemoryStore()
-        self.conflicts = 0
-
-    async def execute(self, op: Op) -> Result:
-        if isinstance(op, Save) and op.expected_revision is not None:
-            self.conflicts += 1
-            return Conflict()
-        return await self.inner.execute(op)

@@ -18,9 +18,10 @@ import satchel_aiohttp
 from satchel import AsyncMemoryStore, AsyncSQLiteStore, Session, Settings, StoreError
 from satchel.testing import HttpClient, HttpResponse, ManualClock
 
+from ..outraced import AsyncOutracedStore
 from ._app import make_app
 from ._server import LiveApp
-from ._stores import CountingStore, FailingStore, OutracedStore
+from ._stores import CountingStore, FailingStore
 from .conftest import IDLE_TIMEOUT
 
 Serve = Callable[[web.Application], LiveApp]
@@ -226,7 +227,7 @@ def test_store_failure_when_saving_is_a_503_without_cookie(
 def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(
     start: Start, web_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = OutracedStore()
+    store = AsyncOutracedStore()
     _, client = start(store=store, settings=web_settings.evolve(conflict_deadline=0.2))
     assert client.get("/login/ada").status == 200  # a create: nobody to race
     caplog.set_level(logging.INFO, logger="satchel.aiohttp")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from satchel import AsyncMemoryStore, Conflict, Load, Op, Result, Save, StoreError
+from satchel import AsyncMemoryStore, Load, Op, Result, StoreError
 
 
 class FailingStore:
@@ -82,18 +82,3 @@ class SweepFailingStore:
     async def sweep(self, now: float) -> Any:
         self.sweeps += 1
         raise StoreError("sweep failed: the session backend is read-only")
-
-
-class OutracedStore:
-    """A memory store whose updates always lose to a writer in another process:
-    every compare-and-set of an existing session answers `Conflict`."""
-
-    def __init__(self) -> None:
-        self.inner = AsyncMemoryStore()
-        self.conflicts = 0
-
-    async def execute(self, op: Op) -> Result:
-        if isinstance(op, Save) and op.expected_revision is not None:
-            self.conflicts += 1
-            return Conflict()
-        return await self.inner.execute(op)

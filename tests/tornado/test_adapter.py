@@ -25,9 +25,10 @@ from satchel import (
 from satchel.testing import HttpClient, HttpResponse, ManualClock
 from satchel_tornado import STORE_ERROR_BODY, SessionConfig, SessionMixin
 
+from ..outraced import AsyncOutracedStore
 from ._app import Probe, make_app
 from ._live import adapter_settings, app_runner, serving
-from ._stores import FailingStore, GatedStore, OutracedStore, SwitchableStore
+from ._stores import FailingStore, GatedStore, SwitchableStore
 
 COOKIE = "session"
 
@@ -221,7 +222,7 @@ def _assert_store_error_answer(response: HttpResponse) -> None:
 def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(
     serve: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = OutracedStore()
+    store = AsyncOutracedStore()
     server = serve(store=store, settings=adapter_settings(conflict_deadline=0.2))
     ok(server.client.get("/login/ada"))  # a create: nobody to race
     response = server.client.get("/put/theme/dark")

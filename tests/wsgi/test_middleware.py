@@ -18,7 +18,6 @@ import pytest
 from satchel import (
     AsyncMemoryStore,
     ConfigurationError,
-    Conflict,
     MemoryStore,
     Op,
     ProtocolError,
@@ -37,6 +36,7 @@ from satchel_wsgi import (
     get_session,
 )
 
+from ..outraced import OutracedStore
 from .conftest import CountingStore, Serve
 from .helpers import make_settings
 
@@ -164,21 +164,6 @@ def test_store_failure_on_save_is_a_503_without_cookies_logged_once(
     assert response.status == 503
     assert response.header("Set-Cookie") == []
     assert len(records(caplog)) == 1
-
-
-class OutracedStore:
-    """A memory store whose updates always lose to a writer in another process:
-    every compare-and-set of an existing session answers `Conflict`."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-        self.conflicts = 0
-
-    def execute(self, op: Op) -> Result:
-        if isinstance(op, Save) and op.expected_revision is not None:
-            self.conflicts += 1
-            return Conflict()
-        return self.inner.execute(op)
 
 
 def test_a_save_that_cannot_complete_in_time_is_a_503_not_a_500(

@@ -1,0 +1,42 @@
+"""Stores whose updates always lose a race to a writer in another process.
+
+Each wraps a real memory store; every compare-and-set of an existing session
+answers `Conflict`, as if another process always saved first. They let the
+adapters' tests reach the conflict deadline without a second server.
+"""
+
+from __future__ import annotations
+
+from satchel import AsyncMemoryStore, Conflict, MemoryStore, Op, Result, Save
+
+
+def _outraced(op: Op) -> bool:
+    return isinstance(op, Save) and op.expected_revision is not None
+
+
+class OutracedStore:
+    """The synchronous flavour."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.conflicts = 0
+
+    def execute(self, op: Op) -> Result:
+        if _outraced(op):
+            self.conflicts += 1
+            return Conflict()
+        return self.inner.execute(op)
+
+
+class AsyncOutracedStore:
+    """The asynchronous flavour."""
+
+    def __init__(self) -> None:
+        self.inner = AsyncMemoryStore()
+        self.conflicts = 0
+
+    async def execute(self, op: Op) -> Result:
+        if _outraced(op):
+            self.conflicts += 1
+            return Conflict()
+        return await self.inner.execute(op)
