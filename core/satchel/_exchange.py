@@ -610,14 +610,16 @@ class Exchange:
         self._release_session()
         self._machine.fire(_ABANDON)
 
-    def give_up(self) -> SessionConflict:
+    def give_up(self, *, waiting: bool = False) -> SessionConflict:
         """Stop saving: the op loop's conflict deadline has passed.
 
         For op loops: call it instead of running the pending op when
         ``Settings.conflict_deadline`` has passed since the save began (while
         waiting for the session's turn, or after lost races), and raise the
-        `SessionConflict` it returns. Nothing more is stored and no header is
-        produced; the exchange enters its error state.
+        `SessionConflict` it returns; `waiting` says the time went on
+        waiting for the session's turn rather than on lost races. Nothing more
+        is stored and no header is produced; the exchange enters its error
+        state.
 
         Raises:
             ProtocolError: the exchange is not saving.
@@ -631,9 +633,13 @@ class Exchange:
         self._release_session()
         self._machine.fire(_GIVE_UP)
         deadline = self._protocol.settings.conflict_deadline
+        why = (
+            "the saves of the same session ahead of it took all that time"
+            if waiting
+            else f"concurrent requests kept changing it ({self._conflicts} conflicts)"
+        )
         return SessionConflict(
-            f"the session could not be saved within conflict_deadline ({deadline:g} s): "
-            f"concurrent requests kept changing it ({self._conflicts} conflicts)",
+            f"the session could not be saved within conflict_deadline ({deadline:g} s): {why}",
             conflicts=self._conflicts,
         )
 

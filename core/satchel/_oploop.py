@@ -223,7 +223,7 @@ def run_ops(exchange: Exchange, store: Store, *, locks: SaveLocks | None = None)
     assert locks is not None
     deadline = _deadline(exchange)
     if not locks.acquire(key, deadline - time.monotonic()):
-        raise exchange.give_up()
+        raise exchange.give_up(waiting=True)
     try:
         _drive(exchange, store, op, deadline)
     finally:
@@ -261,7 +261,7 @@ async def arun_ops(
     assert locks is not None
     deadline = _deadline(exchange)
     if not await locks.acquire(key, deadline - time.monotonic()):
-        raise exchange.give_up()
+        raise exchange.give_up(waiting=True)
     try:
         await _adrive(exchange, store, op, deadline)
     finally:

@@ -275,7 +275,7 @@ def test_a_save_waiting_too_long_for_its_turn_gives_up(clock: ManualClock) -> No
     assert key is not None
     assert locks.acquire(key, 0)  # a save that never ends holds the turn
     started = time.monotonic()
-    with pytest.raises(SessionConflict):
+    with pytest.raises(SessionConflict, match="ahead of it"):
         run_ops(exchange, store, locks=locks)
     assert time.monotonic() - started >= 0.2
     assert exchange.state is State.ERROR
@@ -295,7 +295,7 @@ def test_a_lost_save_keeps_retrying_until_the_deadline_then_gives_up(
     exchange.session["n"] = 1
     exchange.finish()
     started = time.monotonic()
-    with pytest.raises(SessionConflict) as info:
+    with pytest.raises(SessionConflict, match="kept changing") as info:
         run_ops(exchange, store, locks=locks)
     elapsed = time.monotonic() - started
     assert elapsed >= 0.3 - BACKOFF_CAP  # it gave up only when the next pause would pass it

@@ -27,7 +27,7 @@ def eventually(condition: Callable[[], bool], within: float = 2.0) -> bool:
 
 
 def sweep_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "satchel-wsgi-sweep"]
+    return [t for t in threading.enumerate() if t.name == "satchel-sweep"]
 
 
 def test_the_sweep_removes_expired_records_and_stops_on_close(
