@@ -12,7 +12,7 @@ DIST_FILES := $(wildcard adapters/*/pyproject.toml stores/*/pyproject.toml examp
 # Every package mypy checks.
 PACKAGES := core/satchel $(wildcard adapters/*/satchel_* stores/*/satchel_* examples/*/satchel_*)
 
-.PHONY: install test lint typecheck pytest docs demo bench clean soak
+.PHONY: install test lint typecheck pytest docs demo bench clean soak fuzz
 
 install: $(STAMP)
 
@@ -60,6 +60,13 @@ bench: $(BENCH_STAMP)
 # default 60). Needs redis-server on PATH and PostgreSQL on 127.0.0.1:5432.
 soak: $(STAMP)
 	$(BIN)/python -m soak.run
+
+# Coverage-guided fuzzing of the core (atheris): FUZZ_SECONDS per target. New
+# corpus entries and failing inputs go to fuzz/.work/ (ignored by git).
+FUZZ_SECONDS ?= 60
+
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz.run --seconds $(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache .hypothesis
