@@ -12,6 +12,7 @@ session back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -50,6 +52,8 @@ SHARED_STORES = ("sqlite", "redis", "postgres")
 # needs longer than this is broken, not slow.
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
+# A connection attempt not answered within this is made again (see `_connect`).
+CONNECT_RETRY = 0.1
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
 Stop = Callable[[subprocess.Popen[bytes]], None]
@@ -289,9 +293,9 @@ class Round:
         return ", ".join(f"{status} x{count}" for status, count in sorted(self.statuses.items()))
 
 
-def _absorb(jar: dict[str, str], response: aiohttp.ClientResponse) -> None:
+def _absorb(jar: dict[str, str], set_cookies: Sequence[str]) -> None:
     # A browser keeps the latest value of each cookie it is sent.
-    for line in response.headers.getall("Set-Cookie", []):
+    for line in set_cookies:
         name, _, value = line.split(";", 1)[0].partition("=")
         jar[name.strip()] = value.strip()
 
@@ -300,37 +304,95 @@ def _cookie_header(jar: dict[str, str]) -> str:
     return "; ".join(f"{name}={value}" for name, value in jar.items())
 
 
+def _parse_head(raw: bytes) -> tuple[str, list[str]]:
+    """(status, Set-Cookie values) of a raw HTTP/1.x response."""
+    head = raw.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    parts = head[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        return "no HTTP answer", []
+    cookies = [
+        line.partition(":")[2].strip()
+        for line in head[1:]
+        if line.partition(":")[0].strip().lower() == "set-cookie"
+    ]
+    return parts[1], cookies
+
+
+async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    # A SYN dropped by a full listen queue is sent again by the kernel only
+    # after a second, then two, four...; a fresh attempt goes out at once.
+    # Nothing has been sent yet, so trying again cannot repeat a request.
+    while True:
+        try:
+            async with asyncio.timeout(CONNECT_RETRY):
+                return await asyncio.open_connection(host, port)
+        except TimeoutError:
+            continue
+
+
+async def _all_at_once(
+    urls: Sequence[str], paths: Sequence[str], cookie: str
+) -> list[tuple[str, list[str]]]:
+    """Send ``GET path`` i to ``urls[i % len(urls)]``, all N in flight together.
+
+    Every connection is opened first, one after the other, and only then are
+    all requests written at once: so the requests race each other in the
+    session layer, as a browser's requests on its open connections do, and
+    not in the listen queue of a server that accepts slowly (the WSGI demo's
+    ``wsgiref`` server queues 5 connections).
+    """
+    streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            for i in range(len(paths)):
+                address = urlsplit(urls[i % len(urls)])
+                streams.append(await _connect(address.hostname or HOST, address.port or 80))
+
+        async def exchange(i: int) -> tuple[str, list[str]]:
+            reader, writer = streams[i]
+            host = urlsplit(urls[i % len(urls)]).netloc
+            request = (
+                f"GET {paths[i]} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+                "Connection: close\r\n\r\n"
+            )
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT):
+                    writer.write(request.encode("latin-1"))
+                    await writer.drain()
+                    return _parse_head(await reader.read())
+            except (OSError, TimeoutError) as error:
+                return type(error).__name__, []
+
+        return await asyncio.gather(*(exchange(i) for i in range(len(paths))))
+    finally:
+        for _, writer in streams:
+            writer.close()
+        for _, writer in streams:
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
 async def contend(urls: Sequence[str], n: int, *, same_key: bool = False) -> Round:
     """Log in on ``urls[0]``, send N writes of that one session at once (request
     i to ``urls[i % len(urls)]``), then read the session back from ``urls[0]``.
     """
-    # A connection per request and no pooling, so all N are really in flight
-    # together, as from a browser's parallel connections.
-    connector = aiohttp.TCPConnector(limit=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     jar: dict[str, str] = {}
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     ) as client:
         async with client.get(f"{urls[0]}/login/ada") as response:
             await response.read()
             if response.status != 200 or not response.headers.getall("Set-Cookie", []):
                 raise RuntimeError(f"login answered {response.status} with no cookie")
-            _absorb(jar, response)
-        cookie = _cookie_header(jar)
+            _absorb(jar, response.headers.getall("Set-Cookie"))
 
-        async def put(i: int) -> str:
-            key = "same" if same_key else f"k{i}"
-            url = f"{urls[i % len(urls)]}/put/{key}/v{i}"
-            try:
-                async with client.get(url, headers={"Cookie": cookie}) as response:
-                    await response.read()
-                    _absorb(jar, response)
-                    return str(response.status)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                return type(error).__name__
+        paths = [f"/put/{'same' if same_key else f'k{i}'}/v{i}" for i in range(n)]
+        answers = await _all_at_once(urls, paths, _cookie_header(jar))
+        for _, set_cookies in answers:
+            _absorb(jar, set_cookies)
+        statuses = Counter(status for status, _ in answers)
 
-        statuses = Counter(await asyncio.gather(*(put(i) for i in range(n))))
         async with client.get(f"{urls[0]}/get", headers={"Cookie": _cookie_header(jar)}) as got:
             body = await got.read()
             if got.status != 200:
