@@ -449,7 +449,11 @@ class Exchange:
         head, dot, rest = candidate.partition(".")
         if dot:
             # Chunked: "<count>.<first part>", the rest in name.1 .. name.<count-1>.
-            if not head.isdigit() or not 2 <= int(head) <= settings.cookie_chunks:
+            # isdigit() alone admits digits int() refuses ("²"): ASCII only.
+            if (
+                not (head.isascii() and head.isdigit())
+                or not 2 <= int(head) <= settings.cookie_chunks
+            ):
                 return None
             count = int(head)
             parts = [rest]
@@ -799,7 +803,7 @@ class Exchange:
         for key, _ in self._request_pairs():
             if key.startswith(prefix):
                 suffix = key[len(prefix) :]
-                if suffix.isdigit() and 1 <= int(suffix) <= 8:
+                if suffix.isascii() and suffix.isdigit() and 1 <= int(suffix) <= 8:
                     highest = max(highest, int(suffix))
         return highest
 

@@ -127,6 +127,16 @@ def _check(value: object, depth: int) -> str | None:
     return None
 
 
+def _storable(values: dict[Any, Any]) -> bool:
+    """True if `check_map` would accept `values` (without raising)."""
+    for key, value in values.items():
+        if type(key) is not str:
+            return False
+        if type(value) in _CONTAINERS and _check(value, 1) is not None:
+            return False
+    return True
+
+
 def check_map(values: Mapping[str, Any]) -> None:
     """Check that every nested key is a str and nesting is bounded.
 
@@ -217,9 +227,15 @@ class Record:
         try:
             data = _unpackb(data_blob)
             flash = _unpackb(flash_blob) if flash_blob != _EMPTY_MAP else {}
-        except (ValueError, TypeError, msgpack.UnpackException, RecursionError):
+        except Exception:
+            # Whatever the bytes make msgpack raise (a malformed map, a
+            # timestamp past datetime's range, ...): the record is malformed.
             return None
         if type(data) is not dict or type(flash) is not dict:
+            return None
+        # What msgpack accepts but pack_map refuses (bytes keys, nesting past
+        # MAX_DEPTH) would fail every later save of the session: malformed too.
+        if not (_storable(data) and _storable(flash)):
             return None
         # Positional: keyword arguments cost a measurable share of opening a
         # session, on every request.

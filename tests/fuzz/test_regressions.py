@@ -1,10 +1,7 @@
 """Inputs the fuzz targets failed on, pinned as plain tests.
 
-Each test holds the failing input as bytes. Those marked xfail are defects
-the fuzzing found in the core and that are not fixed yet; the fuzz target
-skips exactly that failure (see the "Known defect" comments in fuzz/), so
-it keeps hunting for new ones. Once the core is fixed the test passes,
-strict xfail turns that into a failure, and both the mark and the skip go.
+Each test holds the failing input as bytes, so a defect the fuzzing found
+in the core never comes back.
 """
 
 from __future__ import annotations
@@ -86,10 +83,6 @@ DEEP_RECORD = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core defect: Record.unpack accepts data pack_map refuses (nesting, bytes keys)",
-)
 @pytest.mark.parametrize(
     "raw",
     [
@@ -105,11 +98,6 @@ def test_an_unpacked_record_can_be_stored_again(raw: bytes) -> None:
     assert _storable(Record.unpack(raw))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="core defect: Record.unpack lets OverflowError out for a timestamp past datetime",
-)
 @pytest.mark.parametrize("seconds", [2**62, -(2**62), 253_402_300_800])
 def test_a_timestamp_past_datetime_is_a_malformed_record(seconds: int) -> None:
     # msgpack's 96-bit timestamp extension: nanoseconds, then seconds.
