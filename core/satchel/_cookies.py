@@ -80,7 +80,7 @@ decoding that WSGI and ASGI servers use.
 """
 
 MAX_COOKIE_PAIRS = 200
-"""How many well-formed pairs are kept per request; later pairs are ignored.
+"""How many readable pairs are kept per request; later pairs are ignored.
 
 Browsers keep at most about 180 cookies per site, so a real browser stays
 under it.
@@ -103,14 +103,23 @@ _MAX_DOMAIN_LENGTH = 253
 # RFC 9110 tchar and RFC 6265bis cookie-octet, as regex character classes.
 _TCHAR = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _COOKIE_OCTET = r"\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e"
+# What a browser stores in a value (RFC 6265bis 5.6): anything but ";" and
+# the control characters other than HTAB. _VALUE_INNER is the same without
+# SP and HTAB, so a value can be matched without its surrounding blanks.
+_VALUE_INNER = r"^\x00-\x20\x7f;"
 
-# One well-formed pair, starting at the header's start or at a ";" and ending
-# before the next ";" or the end. A malformed pair fails to match at its start
-# and no position inside it can start a match, so findall skips exactly that
-# pair. Possessive quantifiers keep the work linear in the header's length.
+# One readable pair, starting at the header's start or at a ";" and ending
+# before the next ";" or the end. Browsers write "; " between pairs, so one
+# space there is the separator's; any other blank before a name leaves the
+# name a non-token and the pair skipped (";  __Host-x=1" is not read as
+# "__Host-x": names are never trimmed). The value is captured without the
+# SP/HTAB around it.
+# A pair that fails to match at its start cannot start a match anywhere
+# inside it, so findall skips exactly that pair; possessive quantifiers keep
+# the work linear in the header's length.
 _PAIR_RE = re.compile(
-    rf"(?:^|;)[ \t]*+([{_TCHAR}]++)="
-    rf'("[{_COOKIE_OCTET}]*+"|[{_COOKIE_OCTET}]*+)[ \t]*+(?=;|\Z)'
+    rf"(?:^|;) ?+([{_TCHAR}]++)=[ \t]*+"
+    rf"([{_VALUE_INNER}]*+(?:[ \t]++[{_VALUE_INNER}]++)*+)[ \t]*+(?=;|\Z)"
 )
 _TOKEN_RE = re.compile(rf"[{_TCHAR}]+")
 _VALUE_RE = re.compile(rf'"[{_COOKIE_OCTET}]*"|[{_COOKIE_OCTET}]*')
@@ -178,17 +187,21 @@ def _header_text(headers: str | Iterable[str] | None) -> str:
 
 
 def parse_cookie_pairs(headers: str | Iterable[str] | None) -> list[tuple[str, str]]:
-    """All well-formed (name, value) pairs in order, duplicates kept.
+    """All readable (name, value) pairs in order, duplicates kept.
 
     `headers` is one ``Cookie`` header value, several (an HTTP/2 request may
-    split the header), or ``None``. A pair is kept when its name is an HTTP
-    token and its value is cookie-octets, optionally wrapped whole in double
-    quotes, which stay in the returned value. Only spaces and tabs around a
-    pair are stripped. Anything else skips that pair alone. Values are
-    returned as sent: nothing is unquoted or percent-decoded.
+    split the header), or ``None``. Pairs are separated by ``;``, and one
+    space after it (browsers write ``"; "``). A pair is kept when its name
+    is an HTTP token, exactly as sent: never trimmed, unquoted or
+    normalised, so a name with a blank or a look-alike character in it is
+    skipped. Its value is kept as browsers store it: any text without
+    ``;`` or a control character other than HTAB, spaces and tabs at both
+    ends removed, double quotes kept, nothing percent-decoded. A pair that
+    breaks these rules is skipped alone.
 
     At most `MAX_COOKIE_HEADER_BYTES` of header text is read and at most
-    `MAX_COOKIE_PAIRS` pairs are returned. Never raises for text input.
+    `MAX_COOKIE_PAIRS` pairs are returned. Takes time linear in the
+    header's length and never raises for text input.
     """
     pairs: list[tuple[str, str]] = _PAIR_RE.findall(_header_text(headers))
     if len(pairs) > MAX_COOKIE_PAIRS:
@@ -306,28 +319,43 @@ def validate_domain(domain: str) -> None:
         )
 
 
-def check_prefix_rules(name: str, *, secure: bool, path: str | None, domain: str | None) -> None:
-    """Enforce the ``__Secure-`` and ``__Host-`` cookie-name prefixes.
+def check_prefix_rules(
+    name: str, *, secure: bool, http_only: bool, path: str | None, domain: str | None
+) -> None:
+    """Enforce the cookie-name prefixes browsers give a meaning to.
 
-    As in RFC 6265bis the prefixes are matched case-insensitively: a name
-    starting ``__Secure-`` needs `secure`; one starting ``__Host-`` needs
-    `secure`, a `path` of exactly ``/`` and no `domain`. Browsers drop a
-    cookie that breaks these rules.
+    - ``__Secure-`` needs `secure`;
+    - ``__Host-`` needs `secure`, a `path` of exactly ``/`` and no `domain`;
+    - ``__Http-`` needs `secure` and `http_only`;
+    - ``__Host-Http-`` needs everything ``__Host-`` and ``__Http-`` need.
+
+    A browser drops a cookie that breaks its prefix's rules, and it matches
+    the prefixes case-insensitively (draft-ietf-httpbis-layered-cookies), so
+    they are matched the same way here: ``__host-http-id`` counts too.
 
     Raises:
         CookieError: a rule is broken; the message names it.
 
     """
-    lowered = name[:9].lower()
+    lowered = name[:12].lower()
+    shown = _shown(name)
     if lowered.startswith("__host-"):
+        prefix = "__Host-Http-" if lowered == "__host-http-" else "__Host-"
         if not secure:
-            raise CookieError(f"cookie {_shown(name)}: the __Host- prefix requires Secure")
+            raise CookieError(f"cookie {shown}: the {prefix} prefix requires Secure")
         if path != "/":
-            raise CookieError(f"cookie {_shown(name)}: the __Host- prefix requires Path=/")
+            raise CookieError(f"cookie {shown}: the {prefix} prefix requires Path=/")
         if domain is not None:
-            raise CookieError(f"cookie {_shown(name)}: the __Host- prefix forbids a Domain")
-    elif lowered == "__secure-" and not secure:
-        raise CookieError(f"cookie {_shown(name)}: the __Secure- prefix requires Secure")
+            raise CookieError(f"cookie {shown}: the {prefix} prefix forbids a Domain")
+        if prefix == "__Host-Http-" and not http_only:
+            raise CookieError(f"cookie {shown}: the {prefix} prefix requires HttpOnly")
+    elif lowered.startswith("__http-"):
+        if not secure:
+            raise CookieError(f"cookie {shown}: the __Http- prefix requires Secure")
+        if not http_only:
+            raise CookieError(f"cookie {shown}: the __Http- prefix requires HttpOnly")
+    elif lowered.startswith("__secure-") and not secure:
+        raise CookieError(f"cookie {shown}: the __Secure- prefix requires Secure")
 
 
 # ------------------------------------------------------------------ rendering
@@ -513,7 +541,7 @@ def _name_value_and_attributes(
             f"cookie {_shown(name)} is {len(name) + len(value)} bytes (name + "
             f"value); browsers ignore cookies over {_MAX_NAME_VALUE_BYTES}"
         )
-    check_prefix_rules(name, secure=secure, path=path, domain=domain)
+    check_prefix_rules(name, secure=secure, http_only=http_only, path=path, domain=domain)
     suffix = cookie_attributes(
         path=path,
         domain=domain,
@@ -543,8 +571,9 @@ def render_set_cookie(
 
     The result is ``f"{name}={value}"`` followed by `cookie_attributes` and
     then `lifetime_attributes` for the same arguments. Name and value
-    together may not exceed 4096 bytes, and the ``__Secure-``/``__Host-``
-    prefix rules are enforced (`check_prefix_rules`).
+    together may not exceed 4096 bytes, and the ``__Secure-``, ``__Host-``,
+    ``__Http-`` and ``__Host-Http-`` prefix rules are enforced
+    (`check_prefix_rules`).
 
     Raises:
         CookieError: any part is invalid; nothing is rendered.

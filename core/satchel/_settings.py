@@ -144,6 +144,7 @@ class Settings:
             check_prefix_rules(
                 self.cookie_name,
                 secure=self.secure,
+                http_only=self.http_only,
                 path=self.cookie_path,
                 domain=self.cookie_domain,
             )

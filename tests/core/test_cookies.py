@@ -75,53 +75,66 @@ PARSE_CASES: list[tuple[str, Any, list[tuple[str, str]]]] = [
     ("no percent-decoding", "a=%20x%3B", [("a", "%20x%3B")]),
     ("quoted value kept with quotes", 'a="1"', [("a", '"1"')]),
     ("empty quoted value", 'a=""', [("a", '""')]),
-    (
-        "SP and HTAB around pairs stripped",
-        " \ta=1 \t; \t b=2\t ",
-        [("a", "1"), ("b", "2")],
-    ),
+    # One SP after ";" is the separator browsers write; blanks around a
+    # value are trimmed.
+    ("blanks around values trimmed", "a= \t1 \t; b=2\t ", [("a", "1"), ("b", "2")]),
+    ("blanks before ';' trimmed", "a=1 ;b=2", [("a", "1"), ("b", "2")]),
+    ("blank value is empty", "a= \t ; b=2", [("a", ""), ("b", "2")]),
     ("empty pairs", ";; a=1 ;; ;", [("a", "1")]),
     # Nameless pairs never become named cookies.
     ("no '='", "secure; a=1", [("a", "1")]),
     ("empty name", "=1; a=1", [("a", "1")]),
     ("only '='", "=; a=1", [("a", "1")]),
     ("blank name", "  =1; a=1", [("a", "1")]),
-    # Names that are not tokens.
+    # Names that are not tokens, exactly as sent, are skipped.
     ("quoted name", '"a"=1; b=2', [("b", "2")]),
     ("space in name", "a b=1; c=2", [("c", "2")]),
     ("space before '='", "a =1; c=2", [("c", "2")]),
+    ("spaces around '='", "a = b; c=2", [("c", "2")]),
     ("separator in name", "a/b=1; a:b=2; a@b=3; c=4", [("c", "4")]),
     ("non-ASCII name", "é=1; c=2", [("c", "2")]),
-    # Values that are not cookie-octets.
-    ("space after '='", "a= 1; c=2", [("c", "2")]),
-    ("space inside value", "a=1 2; c=2", [("c", "2")]),
-    ("HTAB inside value", "a=\t1; c=2", [("c", "2")]),
-    ("comma does not separate", "a=1, b=2; c=3", [("c", "3")]),
-    ("backslash", "a=x\\y; c=2", [("c", "2")]),
+    ("two spaces before a name", "c=2;  a=1", [("c", "2")]),
+    ("HTAB before a name", "c=2;\ta=1", [("c", "2")]),
+    ("SP and HTAB before a name", "c=2; \ta=1", [("c", "2")]),
+    # Values are kept as browsers store them.
+    ("space after '='", "a= 1; c=2", [("a", "1"), ("c", "2")]),
+    ("space inside value", "a=b c; c=2", [("a", "b c"), ("c", "2")]),
+    ("HTAB inside value", "a=1\t2; c=2", [("a", "1\t2"), ("c", "2")]),
+    ("HTAB after '='", "a=\t1; c=2", [("a", "1"), ("c", "2")]),
+    ("comma inside value", "d=e,f; c=2", [("d", "e,f"), ("c", "2")]),
+    ("comma does not separate", "a=1, b=2; c=3", [("a", "1, b=2"), ("c", "3")]),
+    ("backslash", "a=x\\y; c=2", [("a", "x\\y"), ("c", "2")]),
+    ("non-ASCII value", "a=é; c=2", [("a", "é"), ("c", "2")]),
+    ("emoji value", "a=\U0001f36a; c=2", [("a", "\U0001f36a"), ("c", "2")]),
+    ("unbalanced opening quote", 'a="1; c=2', [("a", '"1'), ("c", "2")]),
+    ("unbalanced closing quote", 'a=1"; c=2', [("a", '1"'), ("c", "2")]),
+    ("quote inside value", 'a=1"2; c=2', [("a", '1"2'), ("c", "2")]),
+    ("quoted value with a space", 'a="x y"; c=2', [("a", '"x y"'), ("c", "2")]),
+    ("quoted value keeps inner blanks", 'a=" x "; c=2', [("a", '" x "'), ("c", "2")]),
+    ("blanks outside the quotes trimmed", 'a= "x" ; c=2', [("a", '"x"'), ("c", "2")]),
+    ("lone quote", 'a="; c=2', [("a", '"'), ("c", "2")]),
+    ("text after closing quote", 'a="1"x; c=2', [("a", '"1"x'), ("c", "2")]),
+    ("JSON object", 'prefs={"a":1,"b":[2,3]}', [("prefs", '{"a":1,"b":[2,3]}')]),
+    ("JSON array", 'a=["x", "y"]; c=2', [("a", '["x", "y"]'), ("c", "2")]),
+    ("JSON string", 'a="x y"; c=2', [("a", '"x y"'), ("c", "2")]),
+    # Control characters other than HTAB spoil the pair they are in.
     ("NUL", "a=1\x00; c=2", [("c", "2")]),
     ("DEL", "a=\x7f; c=2", [("c", "2")]),
     ("CR LF injection", "a=1\r\nSet-Cookie: b=2; c=3", [("c", "3")]),
     ("LF", "a=1\nb=2; c=3", [("c", "3")]),
     ("LF ending the header", "c=2; a=1\n", [("c", "2")]),
     ("CR LF ending the header", "c=2; a=1\r\n", [("c", "2")]),
-    ("non-ASCII value", "a=é; c=2", [("c", "2")]),
-    ("unbalanced opening quote", 'a="1; c=2', [("c", "2")]),
-    ("unbalanced closing quote", 'a=1"; c=2', [("c", "2")]),
-    ("quote inside value", 'a=1"2; c=2', [("c", "2")]),
-    ("quote inside quoted value", 'a="1"2"; c=2', [("c", "2")]),
-    ("lone quote", 'a="; c=2', [("c", "2")]),
-    ("text after closing quote", 'a="1"x; c=2', [("c", "2")]),
-    ("JSON object", 'a={"k":"v"}; c=2', [("c", "2")]),
-    ("JSON array", 'a=["x","y"]; c=2', [("c", "2")]),
-    ("JSON string", 'a="x y"; c=2', [("c", "2")]),
-    # Only SP and HTAB are stripped: other whitespace spoils the pair.
-    ("NBSP before", "\u00a0a=1; c=2", [("c", "2")]),
-    ("NBSP after", "a=1\u00a0; c=2", [("c", "2")]),
-    ("EM SPACE before", "\u2003a=1; c=2", [("c", "2")]),
-    ("IDEOGRAPHIC SPACE after", "a=1\u3000; c=2", [("c", "2")]),
-    ("VT before", "\x0ba=1; c=2", [("c", "2")]),
+    ("ESC inside value", "a=x\x1by; c=2", [("c", "2")]),
+    ("VT after", "a=1\x0b; c=2", [("c", "2")]),
     ("FF after", "a=1\x0c; c=2", [("c", "2")]),
     ("CR after", "a=1\r; c=2", [("c", "2")]),
+    # Only SP and HTAB are trimmed, and only from values: other blanks stay in
+    # a value, and before a name they make it a non-token.
+    ("NBSP before", "\u00a0a=1; c=2", [("c", "2")]),
+    ("NBSP after", "a=1\u00a0; c=2", [("a", "1\u00a0"), ("c", "2")]),
+    ("EM SPACE before", "\u2003a=1; c=2", [("c", "2")]),
+    ("IDEOGRAPHIC SPACE after", "a=1\u3000; c=2", [("a", "1\u3000"), ("c", "2")]),
+    ("VT before", "\x0ba=1; c=2", [("c", "2")]),
     ("empty header", "", []),
     ("blank header", "  \t ", []),
     ("None", None, []),
@@ -157,7 +170,8 @@ def test_parse_cookie_pairs(header: Any, expected: list[tuple[str, str]]) -> Non
     [
         pytest.param("a=1; a=2; b=3", {"a": "1", "b": "3"}, id="first duplicate wins"),
         pytest.param(["a=1", "a=2"], {"a": "1"}, id="first wins across fields"),
-        pytest.param("a=bad value; a=2", {"a": "2"}, id="skipped pair does not win"),
+        pytest.param("a b=1; a=2", {"a": "2"}, id="skipped pair does not win"),
+        pytest.param("a=x\x00; a=2", {"a": "2"}, id="spoiled value does not win"),
         pytest.param('a="q"; b=', {"a": '"q"', "b": ""}, id="values kept as sent"),
         pytest.param(None, {}, id="None"),
         pytest.param("", {}, id="empty"),
@@ -532,45 +546,68 @@ def test_partitioned_requires_secure() -> None:
 
 # ---------------------------------------------------------------- prefixes
 
+# What every prefix accepts: Secure, HttpOnly, Path=/ and no Domain.
+STRICTEST: dict[str, Any] = {"secure": True, "http_only": True, "path": "/", "domain": None}
+
 
 @pytest.mark.parametrize(
     ("name", "options", "rule"),
     [
-        ("__Secure-id", {"secure": False}, "__Secure-"),
-        ("__secure-id", {"secure": False}, "__Secure-"),
-        ("__SECURE-id", {"secure": False}, "__Secure-"),
-        ("__Host-id", {"secure": False}, "__Host-"),
-        ("__host-id", {"secure": False}, "__Host-"),
-        ("__HoSt-id", {"path": "/app"}, "__Host-"),
-        ("__Host-id", {"path": None}, "__Host-"),
-        ("__Host-id", {"domain": "example.com"}, "__Host-"),
-        ("__HOST-id", {"domain": "example.com"}, "__Host-"),
+        ("__Secure-id", {"secure": False}, "__Secure- prefix requires Secure"),
+        ("__secure-id", {"secure": False}, "__Secure- prefix requires Secure"),
+        ("__SECURE-id", {"secure": False}, "__Secure- prefix requires Secure"),
+        ("__Host-id", {"secure": False}, "__Host- prefix requires Secure"),
+        ("__host-id", {"secure": False}, "__Host- prefix requires Secure"),
+        ("__HoSt-id", {"path": "/app"}, "__Host- prefix requires Path=/"),
+        ("__Host-id", {"path": None}, "__Host- prefix requires Path=/"),
+        ("__Host-id", {"domain": "example.com"}, "__Host- prefix forbids a Domain"),
+        ("__HOST-id", {"domain": "example.com"}, "__Host- prefix forbids a Domain"),
+        ("__Http-id", {"http_only": False}, "__Http- prefix requires HttpOnly"),
+        ("__http-id", {"http_only": False}, "__Http- prefix requires HttpOnly"),
+        ("__HTTP-id", {"http_only": False}, "__Http- prefix requires HttpOnly"),
+        ("__Http-id", {"secure": False}, "__Http- prefix requires Secure"),
+        ("__Host-Http-id", {"http_only": False}, "__Host-Http- prefix requires HttpOnly"),
+        ("__host-http-id", {"http_only": False}, "__Host-Http- prefix requires HttpOnly"),
+        ("__HOST-HTTP-id", {"http_only": False}, "__Host-Http- prefix requires HttpOnly"),
+        ("__Host-Http-id", {"secure": False}, "__Host-Http- prefix requires Secure"),
+        ("__Host-Http-id", {"path": "/app"}, "__Host-Http- prefix requires Path=/"),
+        ("__Host-Http-id", {"path": None}, "__Host-Http- prefix requires Path=/"),
+        ("__Host-Http-id", {"domain": "example.com"}, "__Host-Http- prefix forbids a Domain"),
     ],
 )
 def test_prefix_rules_are_enforced(name: str, options: dict[str, Any], rule: str) -> None:
-    arguments: dict[str, Any] = {"secure": True, "path": "/", "domain": None} | options
+    arguments = STRICTEST | options
     with pytest.raises(CookieError) as caught:
         check_prefix_rules(name, **arguments)
     assert rule in str(caught.value)
-    with pytest.raises(CookieError):
+    with pytest.raises(CookieError, match=rule):
         render_set_cookie(name, "v", **arguments)
-    with pytest.raises(CookieError):
+    with pytest.raises(CookieError, match=rule):
         render_delete_cookie(name, **arguments)
-    with pytest.raises(CookieError):
+    with pytest.raises(CookieError, match=rule):
         SetCookie(name=name, value="v", **arguments)
 
 
 @pytest.mark.parametrize(
     ("name", "options"),
     [
-        ("__Secure-id", {"secure": True, "path": "/app", "domain": "example.com"}),
-        ("__Host-id", {"secure": True, "path": "/", "domain": None}),
-        ("__host-id", {"secure": True, "path": "/", "domain": None}),
+        ("__Secure-id", {"secure": True, "http_only": False, "path": "/app", "domain": "a.b"}),
+        ("__Host-id", {"secure": True, "http_only": False, "path": "/", "domain": None}),
+        ("__host-id", {"secure": True, "http_only": False, "path": "/", "domain": None}),
+        ("__Http-id", {"secure": True, "http_only": True, "path": "/app", "domain": "a.b"}),
+        ("__http-id", {"secure": True, "http_only": True, "path": None, "domain": None}),
+        ("__Host-Http-id", STRICTEST),
+        ("__host-http-id", STRICTEST),
         # Not prefixed: no rule applies.
-        ("_Host-id", {"secure": False, "path": "/app", "domain": "example.com"}),
-        ("__Hostid", {"secure": False, "path": "/app", "domain": "example.com"}),
-        ("Secure-id", {"secure": False, "path": None, "domain": None}),
-        ("x__Host-id", {"secure": False, "path": None, "domain": None}),
+        ("_Host-id", {"secure": False, "http_only": False, "path": "/app", "domain": "a.b"}),
+        ("__Hostid", {"secure": False, "http_only": False, "path": "/app", "domain": "a.b"}),
+        ("Secure-id", {"secure": False, "http_only": False, "path": None, "domain": None}),
+        ("x__Host-id", {"secure": False, "http_only": False, "path": None, "domain": None}),
+        ("__Httpid", {"secure": False, "http_only": False, "path": None, "domain": None}),
+        ("_Http-id", {"secure": False, "http_only": False, "path": None, "domain": None}),
+        ("x__Http-id", {"secure": False, "http_only": False, "path": None, "domain": None}),
+        # "__Host-Http" without the last hyphen is only a __Host- cookie.
+        ("__Host-Httpid", {"secure": True, "http_only": False, "path": "/", "domain": None}),
     ],
 )
 def test_prefix_rules_allow(name: str, options: dict[str, Any]) -> None:
@@ -578,13 +615,10 @@ def test_prefix_rules_allow(name: str, options: dict[str, Any]) -> None:
     assert render_set_cookie(name, "v", **options).startswith(f"{name}=v")
 
 
-def test_prefix_rule_errors_name_the_requirement() -> None:
-    with pytest.raises(CookieError, match="Secure"):
-        check_prefix_rules("__Secure-a", secure=False, path="/", domain=None)
-    with pytest.raises(CookieError, match="Path"):
-        check_prefix_rules("__Host-a", secure=True, path="/x", domain=None)
-    with pytest.raises(CookieError, match="Domain"):
-        check_prefix_rules("__Host-a", secure=True, path="/", domain="example.com")
+def test_set_cookie_defaults_satisfy_every_prefix() -> None:
+    # Secure, HttpOnly, Path=/ and no Domain are the defaults.
+    for name in ("__Secure-a", "__Host-a", "__Http-a", "__Host-Http-a"):
+        assert render_set_cookie(name, "v").startswith(f"{name}=v; Path=/; Secure; HttpOnly")
 
 
 # ---------------------------------------------------------------- dates
