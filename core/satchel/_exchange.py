@@ -271,8 +271,13 @@ class Exchange:
 
     @property
     def request_cookies(self) -> Mapping[str, str]:
-        """Every well-formed cookie of the request, name → value (the first
-        of duplicated names wins). Values are opaque: not decoded.
+        """Every cookie of the request a browser could have sent, name → value
+        (the first of duplicated names wins).
+
+        Names are HTTP tokens exactly as sent; values are kept as browsers
+        store them (spaces, commas, quotes and non-ASCII included), trimmed
+        of spaces and tabs at both ends and never decoded (see
+        `parse_cookie_pairs`).
         """
         if self._cookie_map is None:
             result: dict[str, str] = {}
@@ -764,13 +769,14 @@ class Exchange:
         )
         name = settings.cookie_name
         limit = settings.max_cookie_size
-        if len(name) + 1 + len(sealed) <= limit:
+        # Browsers measure name plus value (RFC 6265bis); the "=" is not counted.
+        if len(name) + len(sealed) <= limit:
             self._set_cookies.append(self._session_set_cookie(sealed, last_access))
             used = 1
         else:
             parts = self._split(sealed)
             if parts is None:
-                raise SessionTooLarge(len(name) + 1 + len(sealed), limit * settings.cookie_chunks)
+                raise SessionTooLarge(len(name) + len(sealed), limit * settings.cookie_chunks)
             for index, part in enumerate(parts):
                 chunk_name = name if index == 0 else f"{name}.{index}"
                 self._set_cookies.append(self._session_set_cookie(part, last_access, chunk_name))
@@ -783,8 +789,9 @@ class Exchange:
         settings = self._protocol.settings
         name, limit = settings.cookie_name, settings.max_cookie_size
         for count in range(2, settings.cookie_chunks + 1):
-            first_room = limit - len(name) - 1 - len(f"{count}.")
-            other_room = limit - len(name) - 1 - len(f".{count - 1}")
+            # Each chunk's name plus value fits the limit, as for one cookie.
+            first_room = limit - len(name) - len(f"{count}.")
+            other_room = limit - len(name) - len(f".{count - 1}")
             if first_room + other_room * (count - 1) >= len(sealed):
                 parts = [f"{count}.{sealed[:first_room]}"]
                 position = first_room
