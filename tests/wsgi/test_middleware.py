@@ -689,7 +689,7 @@ def test_without_the_middleware_the_helpers_say_so() -> None:
         get_session({})
 
 
-def test_repeated_cookie_headers_joined_by_the_server_are_split_back() -> None:
+def _cookies_seen_for(http_cookie: str) -> dict[str, str]:
     import io
 
     from satchel import Keyring, Settings
@@ -706,9 +706,21 @@ def test_repeated_cookie_headers_joined_by_the_server_are_split_back() -> None:
     environ = {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/",
-        "HTTP_COOKIE": "a=1; b=2, c=3,d=4",
+        "HTTP_COOKIE": http_cookie,
         "wsgi.input": io.BytesIO(),
     }
-    body = middleware(environ, lambda status, headers, exc_info=None: None)
-    list(body)
-    assert seen == {"a": "1", "b": "2", "c": "3", "d": "4"}
+    list(middleware(environ, lambda status, headers, exc_info=None: None))
+    return seen
+
+
+def test_a_comma_in_a_cookie_value_is_kept() -> None:
+    seen = _cookies_seen_for('d=e,f; prefs={"a":1,"b":[2,3]}; z=1')
+    assert seen == {"d": "e,f", "prefs": '{"a":1,"b":[2,3]}', "z": "1"}
+
+
+@pytest.mark.parametrize("joined", ["a=1; b=2,c=3", "a=1; b=2, c=3"])
+def test_repeated_cookie_lines_joined_by_the_server_stay_joined(joined: str) -> None:
+    # wsgiref and gunicorn join repeated lines with ",", waitress with ", ";
+    # a comma may be part of a value, so the join cannot be undone. Browsers
+    # send one Cookie line.
+    assert _cookies_seen_for(joined) == {"a": "1", "b": joined.partition("b=")[2]}

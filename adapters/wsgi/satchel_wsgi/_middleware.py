@@ -159,12 +159,14 @@ class SessionMiddleware:
         """Serve one request (the WSGI application interface)."""
         if self._sweeper is not None:
             self._sweeper.ensure_running()
-        # The Cookie header as the server joined it; nothing is parsed until
-        # someone reads a cookie or the session. Servers join repeated Cookie
-        # headers with ", " (a comma is never part of a valid cookie), so the
-        # joined value is split back into the headers it came from.
+        # The Cookie header as the server gave it, unsplit; nothing is parsed
+        # until someone reads a cookie or the session. A comma may be part of
+        # a cookie value ("d=e,f"), so it is never taken as a separator. The
+        # cost: a client that sends several Cookie lines, which browsers never
+        # do, gets them joined with "," (wsgiref, gunicorn) or ", " (waitress)
+        # into the value of the pair before the join (docs/cookies.md).
         header = environ.get("HTTP_COOKIE")
-        exchange = self.runtime.begin(header.split(",") if header and "," in header else header)
+        exchange = self.runtime.begin(header)
         call = _Call(self, environ, start_response, SessionHandle(exchange, self.runtime))
         environ[self.environ_key] = call.handle
         try:
