@@ -139,7 +139,8 @@ class SessionHandle:
     # --8<-- [start:cookies]
     @property
     def request_cookies(self) -> Mapping[str, str]:
-        """Every well-formed cookie of the request, name → raw value.
+        """Every cookie of the request, name → value as the browser sent it
+        (see `satchel.parse_cookie_pairs`; the first of repeated names wins).
 
         Reading them does not open the session.
         """
