@@ -26,6 +26,7 @@ __all__ = [
     "free_port",
     "install_cleanup",
     "rss_kib",
+    "sockets_to",
     "spawn",
     "stop",
     "stop_all",
@@ -134,3 +135,24 @@ def rss_kib(pid: int) -> int:
 def fd_count(pid: int) -> int:
     """Open file descriptors of `pid` (entries of /proc/PID/fd)."""
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def sockets_to(pid: int, port: int) -> int:
+    """TCP sockets of `pid` whose remote end is loopback port `port`, live or
+    not (a pooled connection to a server that has since died still holds
+    its descriptor until the pool next uses it).
+    """
+    inodes = set()
+    for entry in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += 1
+    return count

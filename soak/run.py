@@ -7,8 +7,10 @@ starts the real demo server (``satchel-demo``) as a child process and runs:
    and then ``SOAK_SECONDS`` (default 60) more seconds. Every answer must be
    a 200 (and every ``/counter`` one more than the last); the server's
    resident memory may grow at most 5% from the end of the warm-up to the
-   end; once the load stops, the server holds no more store connections and
-   file descriptors than at the end of the warm-up.
+   end; once the load stops, the server holds no more store connections
+   than the end of the warm-up's or one per user (a pool grows to the
+   concurrency it meets), and no more other file descriptors than at the
+   end of the warm-up.
 2. the faults, under the same load: Redis killed and restarted; the app's
    PostgreSQL backends terminated; PostgreSQL unreachable through a proxy.
    Answers during an outage must all be 503s, none slower than the store's
@@ -39,7 +41,7 @@ from psycopg.conninfo import conninfo_to_dict
 from ._demo import DemoServer
 from ._faults import FaultFigures, blip, outage
 from ._load import Load, statuses
-from ._procs import install_cleanup
+from ._procs import install_cleanup, sockets_to
 from ._stores import (
     POSTGRES_TIMEOUT,
     REDIS_TIMEOUT,
@@ -73,6 +75,12 @@ class Usage:
     rss_kib: int
     fds: int
     connections: int
+    store_sockets: int
+
+    @property
+    def other_fds(self) -> int:
+        """Descriptors that are not sockets to the store."""
+        return self.fds - self.store_sockets
 
 
 @attrs.define
@@ -81,6 +89,7 @@ class SoakFigures:
 
     framework: str
     store: str
+    users: int
     seconds: float = 0.0
     requests: int = 0
     statuses: Counter[int] = attrs.Factory(Counter)
@@ -123,18 +132,23 @@ class SoakFigures:
                 f"{name}: resident memory grew {self.rss_growth:.1%} after warm-up "
                 f"(limit {RSS_GROWTH_LIMIT:.0%})"
             )
+        # A pool grows to the concurrency it meets, which may peak after the
+        # warm-up: more connections than users could ever need is a leak, and
+        # so is any descriptor that is not one of those connections.
+        ceiling = max(self.warm.connections, self.users)
         for label, usage in (("the load", self.after_load), ("the faults", self.after_faults)):
             if usage is None:
                 continue
-            if usage.connections > self.warm.connections:
+            held = max(usage.connections, usage.store_sockets)
+            if held > ceiling:
                 self.problems.append(
-                    f"{name}: {usage.connections} store connections after {label}, "
-                    f"{self.warm.connections} at the end of warm-up"
+                    f"{name}: {held} store connections after {label}, more than "
+                    f"{ceiling} (the end of warm-up's, or one per user)"
                 )
-            if usage.fds > self.warm.fds:
+            if usage.other_fds > self.warm.other_fds:
                 self.problems.append(
-                    f"{name}: {usage.fds} file descriptors after {label}, "
-                    f"{self.warm.fds} at the end of warm-up"
+                    f"{name}: {usage.other_fds} file descriptors besides store sockets "
+                    f"after {label}, {self.warm.other_fds} at the end of warm-up"
                 )
         for fault in self.faults:
             self.problems.extend(f"{name}: {problem}" for problem in fault.problems())
@@ -156,6 +170,7 @@ class _Target:
         self.store = store
         self.redis: PrivateRedis | None = None
         self.proxy: ProxyProcess | None = None
+        self.proxy_port = 0
         self.prefix = f"satchel-soak:{tag}:"
         self.schema = f"satchel_soak_{tag}"
         if store == "redis":
@@ -165,6 +180,7 @@ class _Target:
         else:
             upstream = int(conninfo_to_dict(ADMIN_DSN).get("port") or 5432)
             self.proxy = ProxyProcess(upstream)
+            self.proxy_port = self.proxy.port
             dsn = self.proxy.dsn(self.name)
             options = ["--postgres-dsn", dsn, "--postgres-schema", self.schema]
         self.demo = DemoServer(framework, store, folder / f"{framework}-{store}.log", options)
@@ -176,7 +192,13 @@ class _Target:
         return postgres_connections(ADMIN_DSN, self.name)
 
     def usage(self) -> Usage:
-        return Usage(self.demo.rss_kib(), self.demo.fd_count(), self.connections())
+        port = self.redis.port if self.redis is not None else self.proxy_port
+        return Usage(
+            self.demo.rss_kib(),
+            self.demo.fd_count(),
+            self.connections(),
+            sockets_to(self.demo.pid, port),
+        )
 
     def close(self) -> None:
         self.demo.stop()
@@ -236,7 +258,7 @@ async def soak_one(
     framework: str, store: str, seconds: float, warmup: float, users: int, folder: Path
 ) -> SoakFigures:
     """Soak and fault one framework with one store; the figures and problems found."""
-    figures = SoakFigures(framework, store)
+    figures = SoakFigures(framework, store, users)
     target = _Target(framework, store, folder)
     try:
         target.demo.start()
