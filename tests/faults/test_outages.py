@@ -158,6 +158,4 @@ def test_outage_answer_has_retry_after(
 
     assert status == 503
     assert "no-store" in headers["Cache-Control"]
-    # PENDING: Retry-After on the store-failure answer is being added (issue 9);
-    # until that change lands, this single assertion fails on purpose.
     assert headers.get("Retry-After", "").isdigit(), headers
