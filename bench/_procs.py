@@ -61,6 +61,7 @@ def spawn(
     cpu: int | None = None,
     stdout: Any = subprocess.DEVNULL,
     stderr: Any = subprocess.DEVNULL,
+    stdin: Any = subprocess.DEVNULL,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `command`, pinned to `cpu`, registered to be stopped at the end."""
@@ -68,7 +69,7 @@ def spawn(
         list(command),
         stdout=stdout,
         stderr=stderr,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         env=env,
         preexec_fn=_child_setup(cpu) if os.name == "posix" else None,  # noqa: PLW1509
     )
@@ -137,17 +138,27 @@ def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, list
 
 
 class RedisServer:
-    """A ``redis-server`` of the benchmark's own: loopback, no persistence."""
+    """A ``redis-server`` of the benchmark's (or the soak's) own: loopback,
+    no persistence; it can be killed and started again on the same port.
+    """
 
-    def __init__(self, cpu: int | None = None) -> None:
+    def __init__(self, cpu: int | None = None, *, start: bool = True) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise FileNotFoundError("redis-server is not on PATH")
+        self.binary = binary
+        self.cpu = cpu
         self.port = free_port()
-        self._folder = tempfile.TemporaryDirectory(prefix="satchel-bench-redis-")
+        self._folder = tempfile.TemporaryDirectory(prefix="satchel-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the server on its port and wait until it answers PING."""
         self.process = spawn(
             [
-                binary,
+                self.binary,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -159,21 +170,29 @@ class RedisServer:
                 "--dir",
                 self._folder.name,
             ],
-            cpu=cpu,
+            cpu=self.cpu,
         )
         deadline = time.monotonic() + 15
         while not _redis_answers(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError("redis-server did not start")
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
             time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            stop(self.process)
 
     @property
     def url(self) -> str:
         return f"redis://{HOST}:{self.port}/0"
 
     def close(self) -> None:
-        stop(self.process)
+        if self.process is not None:
+            stop(self.process)
         self._folder.cleanup()
 
     def __enter__(self) -> RedisServer:

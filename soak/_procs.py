@@ -7,18 +7,20 @@ killed runner leaves nothing behind.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+
+# Starting, registering and stopping children is the benchmarks' code.
+from bench._procs import (
+    HOST,
+    free_port,
+    install_cleanup,
+    spawn,
+    stop,
+    stop_all,
+    wait_for_port,
+)
 
 __all__ = [
     "HOST",
@@ -32,96 +34,6 @@ __all__ = [
     "stop_all",
     "wait_for_port",
 ]
-
-HOST = "127.0.0.1"
-
-_PR_SET_PDEATHSIG = 1
-_running: list[subprocess.Popen[bytes]] = []
-
-
-def _die_with_parent() -> Callable[[], None] | None:
-    if os.name != "posix":
-        return None
-
-    def setup() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
-
-    return setup
-
-
-def spawn(
-    command: Sequence[str],
-    *,
-    stdout: IO[Any] | int = subprocess.DEVNULL,
-    stderr: IO[Any] | int = subprocess.DEVNULL,
-    stdin: IO[Any] | int = subprocess.DEVNULL,
-) -> subprocess.Popen[bytes]:
-    """Start `command`, registered to be stopped at the end of the run."""
-    process = subprocess.Popen(
-        list(command),
-        stdout=stdout,
-        stderr=stderr,
-        stdin=stdin,
-        preexec_fn=_die_with_parent(),  # noqa: PLW1509
-    )
-    _running.append(process)
-    return process
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    """Terminate `process`; kill it if it has not exited within `timeout`."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
-    if process in _running:
-        _running.remove(process)
-
-
-def stop_all() -> None:
-    """Stop every registered child, newest first, even if stopping one fails."""
-    for process in list(_running)[::-1]:
-        with contextlib.suppress(Exception):
-            stop(process)
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)
-
-
-def install_cleanup() -> None:
-    """Stop every child at exit, and turn SIGTERM into a normal exit."""
-    atexit.register(stop_all)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def free_port() -> int:
-    """A loopback port nothing listened on a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Wait until something accepts connections on `port`; fail if `process` exits."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listened on port {port} within {timeout} s") from None
-            time.sleep(0.05)
 
 
 def rss_kib(pid: int) -> int:

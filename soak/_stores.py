@@ -11,18 +11,17 @@ connections can be counted and terminated, and no one else's.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from typing import Any
 
 import psycopg
 import redis
 from psycopg import sql
 
-from ._procs import HOST, free_port, spawn, stop
+from bench._procs import RedisServer
+
+from ._procs import HOST, spawn, stop
 
 __all__ = [
     "POSTGRES_TIMEOUT",
@@ -42,72 +41,25 @@ REDIS_TIMEOUT = 2.0
 POSTGRES_TIMEOUT = 5.0
 
 
-class PrivateRedis:
-    """A ``redis-server`` of the soak's own: loopback, no persistence, restartable."""
+class PrivateRedis(RedisServer):
+    """A ``redis-server`` of the soak's own (see `bench._procs.RedisServer`),
+    started by `start` and restartable on its port after `kill`.
+    """
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise FileNotFoundError("redis-server is not on PATH")
-        self.binary = binary
-        self.port = free_port()
-        self._folder = tempfile.TemporaryDirectory(prefix="satchel-soak-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(start=False)
 
-    def url(self, client_name: str) -> str:
+    def url_for(self, client_name: str) -> str:
         """A URL whose connections carry `client_name` (see ``CLIENT LIST``)."""
-        return f"redis://{HOST}:{self.port}/0?client_name={client_name}"
-
-    def start(self) -> None:
-        """Start the server on its port and wait until it answers PING."""
-        self.process = spawn(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                HOST,
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._folder.name,
-            ]
-        )
-        deadline = time.monotonic() + 15
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
-
-    def kill(self) -> None:
-        """SIGKILL the server, as a crash would."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            stop(self.process)
+        return f"{self.url}?client_name={client_name}"
 
     def restart(self) -> None:
         """Start it again on the same port."""
         self.start()
 
-    def close(self) -> None:
-        """Stop the server and remove its folder."""
-        if self.process is not None:
-            stop(self.process)
-        self._folder.cleanup()
-
     def client(self) -> redis.Redis:
         """A plain client, for looking behind the store's back."""
         return redis.Redis(host=HOST, port=self.port, socket_timeout=5)
-
-    def _answers(self) -> bool:
-        try:
-            with self.client() as client:
-                return bool(client.ping())
-        except redis.RedisError:
-            return False
 
 
 def redis_clients(client: redis.Redis, name: str) -> int:

@@ -176,7 +176,7 @@ class _Target:
         if store == "redis":
             self.redis = PrivateRedis()
             self.redis.start()
-            options = ["--redis-url", self.redis.url(self.name), "--redis-prefix", self.prefix]
+            options = ["--redis-url", self.redis.url_for(self.name), "--redis-prefix", self.prefix]
         else:
             upstream = int(conninfo_to_dict(ADMIN_DSN).get("port") or 5432)
             self.proxy = ProxyProcess(upstream)
