@@ -16,6 +16,7 @@ from ._adapter import (
     AsyncSessionRuntime,
     SessionRuntime,
     SweepThread,
+    ThreadedStore,
     session_timed_out,
 )
 from ._checks import check_count, check_seconds
@@ -126,6 +127,7 @@ __all__ = [
     "StoreError",
     "StoreFailed",
     "SweepThread",
+    "ThreadedStore",
     "UnstorableValue",
     "arun_ops",
     "check_count",

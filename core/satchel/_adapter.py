@@ -14,19 +14,20 @@ store failure. An adapter only translates between its framework and these.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final, Generic, Literal, TypeVar, final
 
 from ._checks import check_seconds
 from ._errors import ConfigurationError, SessionTooLarge, StoreError, UnstorableValue
 from ._exchange import Exchange, Outcome, SessionProtocol
 from ._oploop import AsyncSaveLocks, SaveLocks, arun_ops, run_ops
-from ._ops import AsyncStore, Store
+from ._ops import AsyncStore, Op, Result, Store
 from ._session import Session
 from ._settings import Settings
 from ._state import State
@@ -41,11 +42,12 @@ __all__ = [
     "AsyncSessionRuntime",
     "SessionRuntime",
     "SweepThread",
+    "ThreadedStore",
     "session_timed_out",
 ]
 
 StoreT = TypeVar("StoreT")
-Flavour = Literal["sync", "async"]
+Flavour = Literal["sync", "async", "any"]
 
 
 def session_timed_out(session: Session) -> bool:
@@ -71,7 +73,9 @@ class AdapterOptions(Generic[StoreT]):
             the whole session sealed in the cookie.
         flavour: ``"async"`` for adapters whose I/O is asynchronous (the
             store's ``execute`` must be a coroutine function), ``"sync"``
-            otherwise.
+            for synchronous ones, ``"any"`` for asynchronous adapters that
+            also take a synchronous store: it is wrapped in a `ThreadedStore`
+            (kept in `store`), so its calls run on worker threads.
         framework: the framework's name, for error messages.
         clock: the time in POSIX seconds.
         on_timeout: the adapter's timeout hook, or ``None`` for its default.
@@ -137,6 +141,8 @@ class AdapterOptions(Generic[StoreT]):
                     f"store: {type(store).__name__} is asynchronous; {framework} needs the "
                     "synchronous flavour (for example MemoryStore rather than AsyncMemoryStore)"
                 )
+            if flavour == "any" and not asynchronous:
+                store = ThreadedStore(store)  # type: ignore[assignment,arg-type]
         _callable("clock", clock, optional=False)
         _callable("on_timeout", on_timeout, optional=True)
         _callable("on_store_error", on_store_error, optional=True)
@@ -439,3 +445,49 @@ class SweepThread:
 
 
 # --8<-- [end:sweep-thread]
+
+
+# -- a synchronous store behind an asynchronous adapter --------------------------------
+
+
+@final
+class ThreadedStore:
+    """An asynchronous store that runs a synchronous store on worker threads.
+
+    Each ``execute`` (and ``sweep``, if the store has one) runs in
+    `asyncio.to_thread`, so a blocking driver never stalls the event loop.
+    `AdapterOptions` wraps a synchronous store in one for adapters of the
+    ``"any"`` flavour (ASGI); ``close`` closes the wrapped store, if it can be.
+
+    Args:
+        store: the synchronous store.
+
+    """
+
+    __slots__ = ("store", "sweep")
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        inner_sweep = getattr(store, "sweep", None)
+
+        async def sweep(now: float) -> object:
+            assert inner_sweep is not None
+            return await asyncio.to_thread(inner_sweep, now)
+
+        self.sweep: Callable[[float], Awaitable[object]] | None = (
+            sweep if callable(inner_sweep) else None
+        )
+        """The wrapped store's ``sweep`` on a worker thread, or ``None``."""
+
+    def __repr__(self) -> str:
+        return f"ThreadedStore({self.store!r})"
+
+    async def execute(self, op: Op) -> Result:
+        """Run ``store.execute(op)`` on a worker thread."""
+        return await asyncio.to_thread(self.store.execute, op)
+
+    async def close(self) -> None:
+        """Close the wrapped store (on a worker thread), if it has ``close``."""
+        close = getattr(self.store, "close", None)
+        if callable(close):
+            await asyncio.to_thread(close)
