@@ -15,7 +15,7 @@ from ._config import DemoConfig, Framework, StoreName, make_store
 
 __all__ = ["main"]
 
-FRAMEWORKS = ("aiohttp", "tornado", "wsgi")
+FRAMEWORKS = ("aiohttp", "tornado", "wsgi", "asgi")
 STORES = ("memory", "sqlite", "cookie", "redis", "postgres")
 
 
@@ -105,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._aiohttp import serve
     elif args.framework == "tornado":
         from ._tornado import serve
+    elif args.framework == "asgi":
+        from ._asgi import serve
     else:
         from ._wsgi import serve
     serve(config)

@@ -14,7 +14,7 @@ from satchel import Settings
 
 __all__ = ["DemoConfig", "Framework", "StoreName", "aclose_store", "close_store", "make_store"]
 
-Framework = Literal["aiohttp", "tornado", "wsgi"]
+Framework = Literal["aiohttp", "tornado", "wsgi", "asgi"]
 StoreName = Literal["memory", "sqlite", "cookie", "redis", "postgres"]
 
 

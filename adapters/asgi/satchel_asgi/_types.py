@@ -1,0 +1,35 @@
+"""The ASGI types the middleware speaks, spelled out so no framework is imported."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol, TypeAlias
+
+__all__ = ["ASGIApp", "Connection", "Message", "Receive", "Scope", "Send"]
+
+Scope: TypeAlias = MutableMapping[str, Any]
+"""An ASGI connection scope."""
+
+Message: TypeAlias = MutableMapping[str, Any]
+"""An ASGI event."""
+
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+"""The ASGI ``receive`` callable."""
+
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+"""The ASGI ``send`` callable."""
+
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+"""An ASGI 3 application."""
+
+
+class Connection(Protocol):
+    """A framework's request or websocket object: anything with the ASGI
+    ``scope`` it was made from (Starlette's and Litestar's ``Request`` and
+    ``WebSocket``, FastAPI's, ...).
+    """
+
+    @property
+    def scope(self) -> Scope:
+        """The connection's ASGI scope."""
+        ...
