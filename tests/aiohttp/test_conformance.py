@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from satchel import AsyncMemoryStore, AsyncSQLiteStore, Settings
-from satchel.testing import AdapterConformance, LiveServer, ManualClock
+from satchel.testing import AdapterConformance, AsyncSwitchableStore, LiveServer, ManualClock
 from satchel_demo import DemoConfig
 from satchel_demo._aiohttp import build_app
 
@@ -16,7 +16,9 @@ from ._server import LiveApp
 
 
 def _live(settings: Settings, clock: ManualClock, store: object) -> tuple[LiveApp, LiveServer]:
-    config = DemoConfig(settings=settings, store=store, clock=clock, port=0)
+    # A store wrapped so the store-failure checks can break and mend it.
+    switchable = None if store is None else AsyncSwitchableStore(store)  # type: ignore[arg-type]
+    config = DemoConfig(settings=settings, store=switchable, clock=clock, port=0)
     live = LiveApp(build_app(config))
     return live, LiveServer(
         base_url=live.base_url,
@@ -24,10 +26,13 @@ def _live(settings: Settings, clock: ManualClock, store: object) -> tuple[LiveAp
         idle_timeout=settings.idle_timeout,
         cookie_name=settings.cookie_name,
         timeout_location=config.timeout_location,
+        break_store=None if switchable is None else switchable.break_down,
+        mend_store=None if switchable is None else switchable.mend,
     )
 
 
 class TestMemoryStore(AdapterConformance):
+    websockets = True
     server_side = True
 
     @pytest.fixture
@@ -38,6 +43,7 @@ class TestMemoryStore(AdapterConformance):
 
 
 class TestCookieStorage(AdapterConformance):
+    websockets = True
     server_side = False
 
     @pytest.fixture
@@ -48,6 +54,7 @@ class TestCookieStorage(AdapterConformance):
 
 
 class TestSQLiteStore(AdapterConformance):
+    websockets = True
     server_side = True
 
     @pytest.fixture

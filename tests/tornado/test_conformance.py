@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from satchel import AsyncMemoryStore, AsyncSQLiteStore
-from satchel.testing import AdapterConformance, LiveServer, ManualClock
+from satchel.testing import AdapterConformance, AsyncSwitchableStore, LiveServer, ManualClock
 from satchel_demo import DemoConfig
 from satchel_demo._tornado import run
 
@@ -21,12 +21,21 @@ IDLE = 60
 
 def _live(store: Any) -> Iterator[LiveServer]:
     clock = ManualClock(time.time())
-    config = DemoConfig(settings=adapter_settings(), store=store, clock=clock, port=0)
+    # A store wrapped so the store-failure checks can break and mend it.
+    switchable = None if store is None else AsyncSwitchableStore(store)
+    config = DemoConfig(settings=adapter_settings(), store=switchable, clock=clock, port=0)
     with serving(lambda stop, ready: run(config, stop, ready=ready)) as url:
-        yield LiveServer(base_url=url, clock=clock, idle_timeout=IDLE)
+        yield LiveServer(
+            base_url=url,
+            clock=clock,
+            idle_timeout=IDLE,
+            break_store=None if switchable is None else switchable.break_down,
+            mend_store=None if switchable is None else switchable.mend,
+        )
 
 
 class TestMemoryStore(AdapterConformance):
+    websockets = True
     server_side = True
 
     @pytest.fixture
@@ -35,6 +44,7 @@ class TestMemoryStore(AdapterConformance):
 
 
 class TestCookieStorage(AdapterConformance):
+    websockets = True
     server_side = False
 
     @pytest.fixture
@@ -43,6 +53,7 @@ class TestCookieStorage(AdapterConformance):
 
 
 class TestSQLiteStore(AdapterConformance):
+    websockets = True
     server_side = True
 
     @pytest.fixture

@@ -7,25 +7,33 @@ from collections.abc import Iterator
 from pathlib import Path
 from wsgiref.validate import validator
 
+import attrs
 import pytest
 
 from satchel import MemoryStore, SQLiteStore
-from satchel.testing import AdapterConformance, LiveServer, ManualClock
+from satchel.testing import AdapterConformance, LiveServer, ManualClock, SwitchableStore
 from satchel_demo import DemoConfig
 from satchel_demo._wsgi import DemoApp, build_app
 
 from .helpers import make_settings, serving
 
 
-# --8<-- [start:live]
 def _live(config: DemoConfig, clock: ManualClock) -> Iterator[LiveServer]:
-    middleware = build_app(config)
+    # A store wrapped so the store-failure checks can break and mend it.
+    store = None if config.store is None else SwitchableStore(config.store)
+    middleware = build_app(attrs.evolve(config, store=store))
     # The demo app itself is validated too, so the middleware is checked as
     # a PEP 3333 server (for its application) as well as an application.
     middleware.app = validator(DemoApp(secure=False))
     try:
         with serving(middleware) as url:
-            yield LiveServer(base_url=url, clock=clock, idle_timeout=60)
+            yield LiveServer(
+                base_url=url,
+                clock=clock,
+                idle_timeout=60,
+                break_store=None if store is None else store.break_down,
+                mend_store=None if store is None else store.mend,
+            )
     finally:
         middleware.close()
 
@@ -38,9 +46,6 @@ class TestMemoryStore(AdapterConformance):
         clock = ManualClock(time.time())
         config = DemoConfig(settings=make_settings(), store=MemoryStore(), clock=clock, port=0)
         yield from _live(config, clock)
-
-
-# --8<-- [end:live]
 
 
 class TestCookieStorage(AdapterConformance):

@@ -1,16 +1,22 @@
 """HTTP-level checks that every framework adapter passes.
 
-An adapter's test module starts a real server exposing the demo routes (see
-the "Writing a new adapter" guide) and subclasses `AdapterConformance`::
+An adapter's test module starts a real server exposing the contract routes
+(`satchel.testing.routes`; see the "Writing a new adapter" guide) and
+subclasses `AdapterConformance`::
 
     class TestMyAdapter(AdapterConformance):
         server_side = True            # the server keeps sessions in a store
+        websockets = True             # the server has the /ws route
 
         @pytest.fixture
         def live_server(self) -> Iterator[LiveServer]:
             clock = ManualClock(time.time())
-            ...start the demo app on 127.0.0.1 with `clock`...
-            yield LiveServer(base_url=url, clock=clock, idle_timeout=60)
+            store = AsyncSwitchableStore(AsyncMemoryStore())
+            ...start the app on 127.0.0.1 with `clock` and `store`...
+            yield LiveServer(
+                base_url=url, clock=clock, idle_timeout=60,
+                break_store=store.break_down, mend_store=store.mend,
+            )
             ...stop it...
 
 Every check talks to the server over real HTTP with `HttpClient`, which keeps
@@ -24,35 +30,14 @@ import html
 import threading
 from typing import ClassVar
 
-import attrs
 import pytest
 
-from ._clock import ManualClock
 from ._http import HttpClient, HttpResponse
+from ._live import LiveServer
 
 __all__ = ["AdapterConformance", "LiveServer"]
 
 REDIRECTS = (301, 302, 303, 307, 308)
-
-
-@attrs.frozen(kw_only=True)
-class LiveServer:
-    """A running server with the demo routes, as the suite needs to know it.
-
-    Attributes:
-        base_url: ``http://127.0.0.1:PORT``.
-        clock: the `ManualClock` the server's sessions run on, so timeouts are
-            tested without sleeping.
-        idle_timeout: the server's idle timeout in seconds.
-        cookie_name: the session cookie's name.
-        timeout_location: where the server redirects a timed-out session.
-    """
-
-    base_url: str
-    clock: ManualClock
-    idle_timeout: float = 1800.0
-    cookie_name: str = "session"
-    timeout_location: str = "/"
 
 
 class AdapterConformance:
@@ -60,8 +45,14 @@ class AdapterConformance:
 
     server_side: ClassVar[bool] = False
     """True when the server keeps sessions in a store. Server storage is held
-    to more: a logged-out cookie replayed finds nothing, and concurrent
-    changes to different keys all survive."""
+    to more: a logged-out cookie replayed finds nothing, concurrent changes
+    to different keys all survive, and a failing store is a 503 (for which
+    `LiveServer.break_store` and `LiveServer.mend_store` are required)."""
+
+    websockets: ClassVar[bool] = False
+    """True when the framework has websockets and the server mounts ``/ws``:
+    turns on the websocket handshake checks. Left false, those checks are
+    reported as skipped (never as passed), with this attribute named."""
 
     @pytest.fixture
     def live_server(self) -> LiveServer:
@@ -192,6 +183,92 @@ class AdapterConformance:
         assert html.escape("<ada>") in page.text
         assert "<ada>" not in page.text
         assert "welcome" in page.text
+
+    def test_a_raised_redirect_keeps_the_session_change(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        # A fresh session: the change made before the raise is its only content.
+        response = client.get("/raise-redirect/ada")
+        assert response.status in (302, 303), (response.status, response.body[:500])
+        [location] = response.header("Location")
+        assert location.endswith("/whoami"), location
+        assert response.set_cookie(live_server.cookie_name) is not None, (
+            "the session cookie must be on the raised redirect"
+        )
+        assert self._ok(client.get("/whoami")).text == "ada"
+
+    def test_a_raised_redirect_keeps_the_rest_of_the_session(self, client: HttpClient) -> None:
+        self._ok(client.get("/login/ada"))
+        self._ok(client.get("/put/theme/dark"))
+        response = client.get("/raise-redirect/bob")
+        assert response.status in (302, 303), (response.status, response.body[:500])
+        assert self._ok(client.get("/get")).json() == {"theme": "dark", "user": "bob"}
+
+    # -- store failures -------------------------------------------------------
+
+    def test_a_failing_store_is_a_503_then_recovers(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        if not self.server_side:
+            pytest.skip("server_side = False: cookie storage has no store to fail")
+        if live_server.break_store is None or live_server.mend_store is None:
+            missing = [
+                name for name in ("break_store", "mend_store") if getattr(live_server, name) is None
+            ]
+            pytest.fail(
+                f"server_side = True needs LiveServer.{' and LiveServer.'.join(missing)}: "
+                "callables that make the server's store fail with satchel.StoreError and "
+                "work again (wrap the store in satchel.testing.SwitchableStore or "
+                "AsyncSwitchableStore and pass its break_down and mend)"
+            )
+        self._ok(client.get("/login/ada"))
+        fresh = HttpClient(live_server.base_url)
+        live_server.break_store()
+        try:
+            # A load that fails (a known session), then a save that fails (a new one).
+            for who, path in ((client, "/whoami"), (fresh, "/put/colour/blue")):
+                response = who.get(path)
+                assert response.status == 503, (path, response.status, response.body[:500])
+                assert response.header("Set-Cookie") == [], (path, response.headers)
+                assert any("no-store" in value for value in response.header("Cache-Control"))
+                [retry_after] = response.header("Retry-After")
+                assert retry_after.strip().isdigit(), retry_after
+        finally:
+            live_server.mend_store()
+        # Nothing was lost or changed while the store was down.
+        assert self._ok(client.get("/whoami")).text == "ada"
+        assert self._ok(fresh.get("/get")).json() == {}
+
+    # -- websockets -----------------------------------------------------------
+
+    def _websockets_or_skip(self) -> None:
+        if not self.websockets:
+            pytest.skip("websockets = False: the server has no /ws route (no websocket checks)")
+
+    def test_websocket_handshake_carries_the_session_cookie(
+        self, client: HttpClient, live_server: LiveServer
+    ) -> None:
+        self._websockets_or_skip()
+        response = client.websocket_handshake("/ws")
+        assert response.status == 101, (response.status, response.headers)
+        assert response.set_cookie(live_server.cookie_name) is not None, (
+            "the session cookie must be on the 101 that accepts the websocket"
+        )
+        assert self._ok(client.get("/get")).json() == {
+            "websocket_handshakes": 1,
+            "websocket_user": "",
+        }
+
+    def test_websocket_handshake_reads_the_session(self, client: HttpClient) -> None:
+        self._websockets_or_skip()
+        self._ok(client.get("/login/ada"))
+        response = client.websocket_handshake("/ws")
+        assert response.status == 101, (response.status, response.headers)
+        assert self._ok(client.get("/get")).json() == {
+            "user": "ada",
+            "websocket_handshakes": 1,
+            "websocket_user": "ada",
+        }
 
     # -- bad input ----------------------------------------------------------
 

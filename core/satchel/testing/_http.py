@@ -8,8 +8,13 @@ and browser-session cookies live until `close_browser`.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 import http.client
 import json
+import os
+import socket
 import time
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -135,6 +140,85 @@ class HttpClient:
             body=b"".join(parts),
             chunks=max(len(parts), 1),
         )
+
+    def websocket_handshake(
+        self,
+        path: str,
+        *,
+        cookie: str | None = None,
+        keep_cookies: bool = True,
+    ) -> HttpResponse:
+        """Open a websocket at `path`, read the handshake's answer, close.
+
+        Sends the HTTP/1.1 Upgrade request (RFC 6455) with the jar's cookies,
+        reads the status line and headers, and, on ``101``, checks
+        ``Sec-WebSocket-Accept`` and sends a close frame before hanging up.
+        The returned response has the handshake's status and headers and an
+        empty body (``101`` when the server accepted).
+
+        Raises:
+            AssertionError: a ``101`` whose ``Sec-WebSocket-Accept`` is wrong.
+            OSError: the connection failed.
+
+        """
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {self.host}:{self.port}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+        header = cookie if cookie is not None else self.cookie_header()
+        if header is not None:
+            lines.append(f"Cookie: {header}")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        with socket.create_connection((self.host, self.port), timeout=self.timeout) as sock:
+            sock.sendall(request)
+            head = _read_head(sock)
+            status, received = _parse_head(head)
+            if status == 101:
+                expected = base64.b64encode(
+                    hashlib.sha1((key + _WEBSOCKET_GUID).encode("ascii")).digest()  # noqa: S324 (RFC 6455)
+                ).decode("ascii")
+                accept = [v for k, v in received if k.lower() == "sec-websocket-accept"]
+                assert accept == [expected], ("bad Sec-WebSocket-Accept", accept, expected)
+                # The server may have closed first; the handshake is what counts.
+                with contextlib.suppress(OSError):
+                    sock.sendall(_CLOSE_FRAME)
+        if keep_cookies:
+            self.receive(received)
+        return HttpResponse(status=status, headers=received, body=b"")
+
+
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+# A masked close frame with code 1000 (clients must mask; the mask is all zeros).
+_CLOSE_FRAME = bytes([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xE8])
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        part = sock.recv(4096)
+        if not part:
+            break
+        data += part
+        if len(data) > 65536:
+            raise AssertionError("handshake answer headers larger than 64 KiB")
+    return data.split(b"\r\n\r\n", 1)[0]
+
+
+def _parse_head(head: bytes) -> tuple[int, tuple[tuple[str, str], ...]]:
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise AssertionError(f"not an HTTP answer to the websocket handshake: {status_line!r}")
+    headers = []
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return int(parts[1]), tuple(headers)
 
 
 def _read_chunks(response: http.client.HTTPResponse) -> Iterator[bytes]:

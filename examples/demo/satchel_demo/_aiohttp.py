@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiohttp import web
 
 import satchel_aiohttp
@@ -118,6 +120,26 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def raise_redirect(request: web.Request) -> web.Response:
+    """``GET /raise-redirect/{id}``: set the user, then raise a redirect to ``/whoami``."""
+    session = await satchel_aiohttp.get_session(request)
+    raise web.HTTPFound(_routes.raise_redirect(session, request.match_info["id"]))
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    """``GET /ws``: a websocket whose handshake reads and changes the session;
+    sends the user, then waits for the client to close.
+    """
+    user = _routes.websocket_handshake(await satchel_aiohttp.get_session(request))
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)  # the session is finished here: its cookie rides on the 101
+    with contextlib.suppress(ConnectionError):
+        await ws.send_str(user)
+    async for _ in ws:
+        pass
+    return ws
+
+
 def build_app(config: DemoConfig) -> web.Application:
     """The demo application for `config`, with the session adapter set up."""
     app = web.Application()
@@ -146,6 +168,8 @@ def build_app(config: DemoConfig) -> web.Application:
             web.get("/cookie/{name}/{value}", set_plain_cookie),
             web.get("/cookies", cookies),
             web.get("/stream", stream),
+            web.get("/raise-redirect/{id}", raise_redirect),
+            web.get("/ws", websocket),
         ]
     )
     return app

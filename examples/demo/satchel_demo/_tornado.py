@@ -9,6 +9,7 @@ from collections.abc import Callable
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
+import tornado.websocket
 
 from satchel import CookieError
 from satchel_tornado import SessionConfig, SessionMixin, start_sweeper
@@ -142,6 +143,35 @@ class Stream(_Demo):
             await self.flush()
 
 
+class RaiseRedirect(_Demo):
+    """``GET /raise-redirect/{id}``: set the user, then end with a redirect raised
+    as `tornado.web.Finish`.
+    """
+
+    async def get(self, user_id: str) -> None:
+        location = _routes.raise_redirect(await self.get_session(), user_id)
+        self.set_status(302)
+        self.set_header("Location", location)
+        raise tornado.web.Finish()
+
+
+class WebSocket(SessionMixin, tornado.websocket.WebSocketHandler):
+    """``GET /ws``: the handshake reads and changes the session, saved before the 101."""
+
+    user = ""
+
+    async def prepare(self) -> None:
+        self.user = _routes.websocket_handshake(await self.get_session())
+        await self.finish_session()  # its Set-Cookie goes out with the handshake
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        with contextlib.suppress(tornado.websocket.WebSocketClosedError):
+            self.write_message(self.user)
+
+    def on_message(self, message: str | bytes) -> None:
+        pass
+
+
 def build_app(config: DemoConfig) -> tornado.web.Application:
     """The demo routes as a Tornado Application configured from `config`."""
     session_config = SessionConfig(
@@ -168,6 +198,8 @@ def build_app(config: DemoConfig) -> tornado.web.Application:
             (rf"/cookie/{segment}/{segment}", SetCookie),
             (r"/cookies", Cookies),
             (r"/stream", Stream),
+            (rf"/raise-redirect/{segment}", RaiseRedirect),
+            (r"/ws", WebSocket),
         ],
         satchel=session_config,
     )

@@ -110,6 +110,20 @@ class DemoApp:
             chunks = _routes.start_stream(get_session(environ))
             start_response("200 OK", [("Content-Type", _routes.TEXT)])
             return _stream(chunks)
+        if first == "raise-redirect" and len(arguments) == 1:
+            # WSGI has no exceptions for responses: a plain redirect, started
+            # (and so the session saved) after the change.
+            location = _routes.raise_redirect(get_session(environ), arguments[0])
+            body = f"Redirecting to {location}".encode()
+            start_response(
+                "302 Found",
+                [
+                    ("Location", location),
+                    ("Content-Type", _routes.TEXT),
+                    ("Content-Length", str(len(body))),
+                ],
+            )
+            return [body]
         route = _SESSION_ROUTES.get((first, len(arguments)))
         if route is None:
             return _respond(start_response, Reply("Not found", status=404))

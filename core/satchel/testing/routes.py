@@ -1,0 +1,230 @@
+"""The route contract: what a server must answer for `AdapterConformance`.
+
+`AdapterConformance` drives any running server by URL. The server mounts the
+routes below on its framework; each route's logic is one function here,
+written against `satchel.Session` alone, so a framework's binding only reads
+the path parameters, calls the function with the request's session, and
+turns the `Reply` into a response. Every route answers ``GET``.
+
+| path | function | what it must do |
+| --- | --- | --- |
+| ``/`` | `index` | an HTML page: the user (escaped), any flash |
+| ``/login/{user}`` | `login` | regenerate the ID, set the user |
+| ``/whoami`` | `whoami` | the user, or an empty body |
+| ``/remove`` | `remove` | remove the user, keep the rest |
+| ``/set-if-nil/{user}`` | `set_if_nil` | set the user if unset; answer it |
+| ``/logout`` | `logout` | invalidate the session |
+| ``/put/{key}/{value}`` | `put` | set one key |
+| ``/get`` | `get` | the session as JSON |
+| ``/counter`` | `counter` | increment a counter; answer it |
+| ``/flash/{message}`` | `flash` | flash a message for the next request |
+| ``/show-flash`` | `show_flash` | the flashed message, once |
+| ``/cookie/{name}/{value}`` | `set_plain_cookie` | set a plain cookie (1) |
+| ``/cookies`` | `list_cookies` | the request's cookies as JSON (2) |
+| ``/stream`` | `start_stream` | a streamed body, one flush per chunk |
+| ``/raise-redirect/{user}`` | `raise_redirect` | set the user, raise a redirect (3) |
+| ``/ws`` | `websocket_handshake` | a websocket; see the function (4) |
+
+(1) Through the adapter, with ``Path=/``, ``HttpOnly``, ``Max-Age=3600``;
+400 if the adapter refuses it; the session is never opened. (2) The session
+is never opened. (3) The framework's redirect *exception* (302 or 303) to the
+location the function returns; a plain redirect where the framework has no
+such exception. (4) Only for frameworks with websockets (opt-in with
+``AdapterConformance.websockets``): the handshake reads and changes the
+session before accepting, so the ``101`` carries the session cookie.
+
+The hooks the suite needs beyond the routes are fields of `LiveServer`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from .._session import Session
+
+__all__ = [
+    "HTML",
+    "JSON",
+    "REDIRECT_LOCATION",
+    "STREAM_CHUNKS",
+    "TEXT",
+    "Reply",
+    "counter",
+    "flash",
+    "get",
+    "index",
+    "list_cookies",
+    "login",
+    "logout",
+    "put",
+    "raise_redirect",
+    "remove",
+    "set_if_nil",
+    "set_plain_cookie",
+    "show_flash",
+    "start_stream",
+    "websocket_handshake",
+    "whoami",
+]
+
+TEXT: Final = "text/plain; charset=utf-8"
+"""The content type of plain-text replies."""
+
+JSON: Final = "application/json"
+"""The content type of JSON replies."""
+
+HTML: Final = "text/html; charset=utf-8"
+"""The content type of the index page."""
+
+STREAM_CHUNKS: Final = 5
+"""How many chunks ``/stream`` sends."""
+
+REDIRECT_LOCATION: Final = "/whoami"
+"""Where ``/raise-redirect/{user}`` redirects."""
+
+
+@attrs.frozen
+class Reply:
+    """A framework-neutral response: body, content type, status.
+
+    Attributes:
+        body: the body, encoded as UTF-8 when sent.
+        content_type: the ``Content-Type`` header.
+        status: the status code.
+    """
+
+    body: str
+    content_type: str = TEXT
+    status: int = 200
+
+
+def login(session: Session, user_id: str) -> Reply:
+    """``/login/{user}``: set the user, with a new session ID (as every login should)."""
+    session.regenerate()
+    session["user"] = user_id
+    return Reply(f"User set to: {user_id}")
+
+
+def whoami(session: Session) -> Reply:
+    """``/whoami``: the current user, or an empty body."""
+    return Reply(str(session.get("user", "")))
+
+
+def remove(session: Session) -> Reply:
+    """``/remove``: remove the user; keep the rest of the session."""
+    session.pop("user", None)
+    return Reply("User removed")
+
+
+def set_if_nil(session: Session, user_id: str) -> Reply:
+    """``/set-if-nil/{user}``: set the user only if none is set; answer with the user."""
+    return Reply(str(session.setdefault("user", user_id)))
+
+
+def logout(session: Session) -> Reply:
+    """``/logout``: end the session (record deleted, cookie expired)."""
+    session.invalidate()
+    return Reply("Logged out")
+
+
+def put(session: Session, key: str, value: str) -> Reply:
+    """``/put/{key}/{value}``: set one session key."""
+    session[key] = value
+    return Reply(f"{key} set")
+
+
+def get(session: Session) -> Reply:
+    """``/get``: the whole session as JSON."""
+    return Reply(json.dumps(dict(session), sort_keys=True), JSON)
+
+
+def counter(session: Session) -> Reply:
+    """``/counter``: increment a counter kept in the session; answer it."""
+    session["counter"] = int(session.get("counter", 0)) + 1
+    return Reply(str(session["counter"]))
+
+
+def flash(session: Session, message: str) -> Reply:
+    """``/flash/{message}``: flash a message for the next request."""
+    session.flash("message", message)
+    return Reply("Flashed")
+
+
+def show_flash(session: Session) -> Reply:
+    """``/show-flash``: the message flashed by the previous request, once."""
+    return Reply(str(session.flashed.get("message", "")))
+
+
+def set_plain_cookie(name: str) -> Reply:
+    """``/cookie/{name}/{value}``: the reply once the adapter has set the plain
+    cookie `name` with ``Path=/``, ``HttpOnly``, ``Max-Age=3600`` and the session
+    cookie's ``Secure`` (the session stays closed).
+    """
+    return Reply(f"Cookie {name} set")
+
+
+def list_cookies(cookies: Mapping[str, str]) -> Reply:
+    """``/cookies``: the request's cookies as JSON (the session is never opened)."""
+    return Reply(json.dumps(dict(cookies), sort_keys=True), JSON)
+
+
+def start_stream(session: Session) -> list[str]:
+    """``/stream``: mark the session as streamed; the chunks of the streamed
+    body (plain text), each to be flushed on its own.
+    """
+    session["streamed"] = True
+    return [f"chunk {index}\n" for index in range(STREAM_CHUNKS)]
+
+
+def raise_redirect(session: Session, user_id: str) -> str:
+    """``/raise-redirect/{user}``: set the user; the location of the redirect
+    the route then raises as the framework's exception (aiohttp's
+    ``HTTPFound``, Tornado's ``redirect``, Starlette's ``HTTPException``...),
+    so the adapter must save the change and put its cookie on that redirect.
+    """
+    session["user"] = user_id
+    return REDIRECT_LOCATION
+
+
+def websocket_handshake(session: Session) -> str:
+    """``/ws``, during the handshake: count the handshake in the session and
+    note who was logged in; the text to send once connected (the user).
+
+    The session changes, so the ``101`` that accepts the websocket must
+    carry its cookie.
+    """
+    user = str(session.get("user", ""))
+    session["websocket_handshakes"] = int(session.get("websocket_handshakes", 0)) + 1
+    session["websocket_user"] = user
+    return user
+
+
+def index(session: Session) -> Reply:
+    """``/``: a small HTML page showing the user and any flash message."""
+    user = html.escape(str(session.get("user", ""))) or "nobody"
+    message = html.escape(str(session.flashed.get("message", "")))
+    flash_html = f'<p class="flash">{message}</p>' if message else ""
+    page = f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>satchel demo</title></head>
+<body>
+<h1>satchel demo</h1>
+{flash_html}
+<p>Logged in as: <strong>{user}</strong></p>
+<ul>
+  <li><a href="/login/ada">/login/ada</a></li>
+  <li><a href="/whoami">/whoami</a></li>
+  <li><a href="/counter">/counter</a></li>
+  <li><a href="/flash/hello">/flash/hello</a> then <a href="/">/</a></li>
+  <li><a href="/get">/get</a></li>
+  <li><a href="/logout">/logout</a></li>
+</ul>
+</body>
+</html>
+"""
+    return Reply(page, HTML)

@@ -1,0 +1,120 @@
+"""The public adapter kit: the route contract, the switchable stores, the
+checks' hooks, and what importing the kit pulls in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+
+import satchel_demo._routes as demo_routes
+from satchel import AsyncMemoryStore, Load, MemoryStore, Missing, StoreError
+from satchel.testing import (
+    AdapterConformance,
+    AsyncSwitchableStore,
+    HttpClient,
+    LiveServer,
+    ManualClock,
+    SwitchableStore,
+    routes,
+)
+
+
+def test_the_demo_routes_are_the_public_contract() -> None:
+    for name in demo_routes.__all__:
+        assert getattr(demo_routes, name) is getattr(routes, name), name
+    assert set(routes.__all__) <= set(demo_routes.__all__)
+
+
+def test_every_route_function_is_documented() -> None:
+    for name in routes.__all__:
+        value = getattr(routes, name)
+        if callable(value):
+            assert value.__doc__, name
+
+
+def test_the_route_contract_imports_no_framework_and_no_test_runner() -> None:
+    code = (
+        "import json, sys\n"
+        "from satchel.testing import routes, HttpClient, SwitchableStore, LiveServer\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    loaded = set(json.loads(out))
+    for name in (
+        "pytest",
+        "aiohttp",
+        "tornado",
+        "flask",
+        "starlette",
+        "satchel_aiohttp",
+        "satchel_tornado",
+        "satchel_wsgi",
+    ):
+        assert name not in loaded, name
+
+
+def test_the_conformance_suite_is_still_reachable_from_the_package() -> None:
+    import satchel.testing
+
+    assert satchel.testing.AdapterConformance is AdapterConformance
+    with pytest.raises(AttributeError):
+        satchel.testing.NoSuchThing  # noqa: B018
+
+
+def test_switchable_store_breaks_and_mends() -> None:
+    inner = MemoryStore()
+    store = SwitchableStore(inner)
+    op = Load(key=b"k" * 32, now=0.0)
+    assert isinstance(store.execute(op), Missing)
+    store.break_down()
+    assert store.broken
+    with pytest.raises(StoreError):
+        store.execute(op)
+    assert store.sweep is not None
+    with pytest.raises(StoreError):
+        store.sweep(0.0)
+    store.mend()
+    assert not store.broken
+    assert isinstance(store.execute(op), Missing)
+    assert store.sweep(0.0) == 0
+    assert not hasattr(store, "close")  # MemoryStore has none; anything else is forwarded
+
+
+def test_async_switchable_store_breaks_and_mends() -> None:
+    store = AsyncSwitchableStore(AsyncMemoryStore())
+    op = Load(key=b"k" * 32, now=0.0)
+
+    async def run() -> None:
+        assert isinstance(await store.execute(op), Missing)
+        store.break_down()
+        with pytest.raises(StoreError):
+            await store.execute(op)
+        store.mend()
+        assert isinstance(await store.execute(op), Missing)
+
+    asyncio.run(run())
+
+
+def test_a_server_side_suite_without_the_store_hooks_fails_naming_them() -> None:
+    class Suite(AdapterConformance):
+        server_side = True
+
+    server = LiveServer(base_url="http://127.0.0.1:9", clock=ManualClock(0.0))
+    client = HttpClient(server.base_url)
+    with pytest.raises(
+        pytest.fail.Exception, match=r"LiveServer\.break_store and LiveServer\.mend_store"
+    ):
+        Suite().test_a_failing_store_is_a_503_then_recovers(client, server)
+
+
+def test_websocket_checks_are_reported_skipped_unless_opted_in() -> None:
+    server = LiveServer(base_url="http://127.0.0.1:9", clock=ManualClock(0.0))
+    with pytest.raises(pytest.skip.Exception, match="websockets = False"):
+        AdapterConformance().test_websocket_handshake_reads_the_session(HttpClient(server.base_url))
