@@ -15,7 +15,7 @@ from ._config import DemoConfig, Framework, StoreName, make_store
 
 __all__ = ["main"]
 
-FRAMEWORKS = ("aiohttp", "tornado", "wsgi", "asgi")
+FRAMEWORKS = ("aiohttp", "tornado", "wsgi", "asgi", "flask")
 STORES = ("memory", "sqlite", "cookie", "redis", "postgres")
 
 
@@ -74,7 +74,8 @@ def build_config(args: argparse.Namespace) -> DemoConfig:
     framework = cast(Framework, args.framework)
     store = make_store(
         cast(StoreName, args.store),
-        asynchronous=framework != "wsgi",
+        # WSGI and Flask run synchronous stores; the others the asyncio flavour.
+        asynchronous=framework not in ("wsgi", "flask"),
         sqlite_path=args.sqlite_path,
         redis_url=args.redis_url,
         postgres_dsn=args.postgres_dsn,
@@ -107,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._tornado import serve
     elif args.framework == "asgi":
         from ._asgi import serve
+    elif args.framework == "flask":
+        from ._flask import serve
     else:
         from ._wsgi import serve
     serve(config)

@@ -14,7 +14,7 @@ from satchel import Settings
 
 __all__ = ["DemoConfig", "Framework", "StoreName", "aclose_store", "close_store", "make_store"]
 
-Framework = Literal["aiohttp", "tornado", "wsgi", "asgi"]
+Framework = Literal["aiohttp", "tornado", "wsgi", "asgi", "flask"]
 StoreName = Literal["memory", "sqlite", "cookie", "redis", "postgres"]
 
 
@@ -24,7 +24,7 @@ class DemoConfig:
 
     Attributes:
         settings: the session settings.
-        store: the store (async for aiohttp and Tornado, sync for WSGI), or
+        store: the store (sync for WSGI and Flask, async for the others), or
             ``None`` for cookie storage.
         clock: the clock sessions run on (a `ManualClock` in tests).
         host: the address to listen on.

@@ -1,0 +1,69 @@
+"""Serving Flask applications on real servers for the Flask adapter's tests."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask
+
+from satchel import Keyring, Settings
+from satchel_demo import DemoConfig
+from satchel_demo._wsgi import make_server
+
+SECRET = "flask adapter tests secret 0001"
+
+
+def make_settings(**changes: object) -> Settings:
+    """The settings every Flask test runs on: plain HTTP, a short idle timeout."""
+    settings = Settings(
+        keyring=Keyring([SECRET]),
+        secure=False,
+        idle_timeout=60,
+        touch_interval=6,
+    )
+    return settings.evolve(**changes) if changes else settings
+
+
+@contextlib.contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 on a free port with the demo's threaded
+    ``wsgiref`` server; yield its base URL; stop it.
+    """
+    config = DemoConfig(settings=make_settings(), port=0)
+    server = make_server(config, app, quiet=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@contextlib.contextmanager
+def serving_with_waitress(app: Flask) -> Iterator[str]:
+    """Serve `app` with waitress on 127.0.0.1 on a free port; yield its base URL; stop it."""
+    import waitress
+
+    # Enough threads for the conformance suite's 64 requests in flight.
+    server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=64)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+
+    def close_everything() -> None:
+        # In the server's own loop thread: with its map empty, the loop ends.
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.trigger.pull_trigger(close_everything)
+        thread.join(5)
+        server.task_dispatcher.shutdown()
