@@ -49,7 +49,7 @@ def serving(app: Flask) -> Iterator[str]:
 @contextlib.contextmanager
 def serving_with_waitress(app: Flask) -> Iterator[str]:
     """Serve `app` with waitress on 127.0.0.1 on a free port; yield its base URL; stop it."""
-    import waitress
+    import waitress  # type: ignore[import-untyped]
 
     # Enough threads for the conformance suite's 64 requests in flight.
     server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=64)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Unpack, overload
 
 from flask.sessions import SessionMixin
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from satchel import (
     ConfigurationError,
@@ -81,13 +81,14 @@ class SessionTimedOut(HTTPException, SatchelError):
         return self._session._timeout_response()
 
 
-class SessionUnavailable(HTTPException, SatchelError):
+class SessionUnavailable(ServiceUnavailable, SatchelError):
     """Raised when a view touches ``flask.session`` and the store failed to load it.
 
-    An `HTTPException` with code 503: Flask answers with the extension's
-    store-error response (503 with ``Retry-After`` and ``Cache-Control:
-    no-store`` by default, or what ``on_store_error`` returns), or with your
-    ``@app.errorhandler(503)`` if you registered one. The failure is logged
+    A werkzeug ``ServiceUnavailable`` (an `HTTPException`, code 503): Flask
+    answers with the extension's store-error response (503 with
+    ``Retry-After`` and ``Cache-Control: no-store`` by default, or what
+    ``on_store_error`` returns), or with your ``@app.errorhandler(503)`` if
+    you registered one (it is answered uncacheable, with ``Retry-After``). The failure is logged
     once on ``satchel.flask``; no session header is added to the answer.
 
     Attributes:
