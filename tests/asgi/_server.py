@@ -89,6 +89,7 @@ class LiveASGI:
         config = Config()
         config.bind = [f"fd://{sock.detach()}"]
         config.accesslog = None
+        config.loglevel = "WARNING"
         config.graceful_timeout = 2
 
         async def main() -> None:
@@ -108,6 +109,8 @@ class LiveASGI:
 
     def stop(self) -> None:
         """Shut the server down (the lifespan's shut-down runs) and wait for it."""
+        if not self._thread.is_alive():
+            return
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
         elif self._loop is not None and self._stop is not None:

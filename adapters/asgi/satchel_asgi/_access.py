@@ -153,9 +153,6 @@ async def load_session(scope: Any) -> Session:
     loaded, the session is also `get_session` (scope) and
     ``request.state.session`` (``scope["state"]["session"]``).
 
-    In Litestar the parameter's name, ``scope``, is one it injects, so
-    ``Provide(load_session)`` is a dependency provider as it is.
-
     Raises:
         SessionTimedOut: the session the request presented ended by idle or
             absolute timeout (HTTP only); the middleware answers the request

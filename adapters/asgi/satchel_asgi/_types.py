@@ -19,8 +19,12 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 """The ASGI ``send`` callable."""
 
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
-"""An ASGI 3 application."""
+ASGIApp: TypeAlias = Callable[[Any, Any, Any], Awaitable[None]]
+"""An ASGI 3 application, ``async (scope, receive, send) -> None``.
+
+Its arguments are typed loosely on purpose: frameworks type scopes and
+messages each in their own way (Litestar with TypedDicts, Starlette with
+mappings), and any of their applications must be accepted."""
 
 
 class Connection(Protocol):
