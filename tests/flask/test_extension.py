@@ -717,3 +717,51 @@ def test_json_in_the_session_round_trips(make_app: MakeApp) -> None:
     assert json.loads(client.get("/get").text) == {
         "profile": {"age": 36, "langs": ["en", "fr"], "name": "ada"}
     }
+
+
+def test_an_on_timeout_hook_may_raise_a_redirect(make_app: MakeApp, clock: ManualClock) -> None:
+    from flask import abort, redirect
+
+    def on_timeout(fresh: object) -> Response:
+        abort(redirect("/expired"))
+
+    app, _ = make_app(store=MemoryStore(), on_timeout=on_timeout)
+    client = add_routes(app).test_client()
+    client.get("/login/ada")
+    clock.advance(60)
+    response = client.get("/whoami")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/expired"
+    line = session_cookie(response)
+    assert line is not None
+    assert "Max-Age=0" in line
+    assert client.get("/whoami").text == ""
+
+
+def test_a_streamed_response_whose_save_fails_is_replaced(make_app: MakeApp) -> None:
+    store = SwitchableStore(MemoryStore())
+    app, _ = make_app(store=store)
+    torn_down: list[bool] = []
+
+    @app.teardown_request
+    def teardown(error: BaseException | None) -> None:
+        torn_down.append(True)
+
+    @app.get("/stream-then-break")
+    def stream_then_break() -> Response:
+        session["streamed"] = True
+        store.break_down()
+
+        def generate() -> Iterator[str]:
+            yield "never sent\n"
+
+        return Response(stream_with_context(generate()))
+
+    with serving(add_routes(app)) as url:
+        response = HttpClient(url).get("/stream-then-break")
+        assert response.status == 503
+        assert b"never sent" not in response.body
+        assert response.header("Set-Cookie") == []
+    # stream_with_context holds the request open until its body is closed: the
+    # replaced body was still closed, once, so the request was torn down.
+    assert torn_down == [True]

@@ -7,9 +7,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Unpack, final
 
-from flask import Flask, current_app, got_request_exception, has_request_context, request
+from flask import (
+    Flask,
+    current_app,
+    got_request_exception,
+    has_request_context,
+    redirect,
+    request,
+)
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import HTTPException
 
 from satchel import (
     RETRY_AFTER,
@@ -81,16 +89,18 @@ class Satchel:
             ``None`` to keep the whole session sealed in the cookie.
         clock: the clock sessions run on, POSIX seconds.
         on_timeout: ``on_timeout(session)`` returns the response (anything a
-            view may return) to a request whose session ended by its idle or
-            absolute timeout; it runs in the request, and `session` (as
+            view may return, or an `HTTPException` it raises, such as
+            ``abort(redirect(...))``) to a request whose session ended by its
+            idle or absolute timeout; it runs in the request, and `session` (as
             ``flask.session``) is the fresh session, so it may ``flash()``.
             By default a 302 redirect to `timeout_location`. The session
             headers, which expire the ended session's cookie, are added to
             whatever it returns.
         timeout_location: where the default timeout response redirects.
-        on_store_error: ``on_store_error(error)`` returns the response to a
-            request whose store failed (loading or saving, or a save given up
-            past ``conflict_deadline``); by default 503 with ``Retry-After``
+        on_store_error: ``on_store_error(error)`` returns (or raises, as
+            `on_timeout`) the response to a request whose store failed
+            (loading or saving, or a save given up past
+            ``conflict_deadline``); by default 503 with ``Retry-After``
             and ``Cache-Control: no-store``. No session header is added to it.
             The failure is logged on ``satchel.flask`` either way.
         sweep_interval: seconds between sweeps of expired records, for stores
@@ -181,19 +191,25 @@ class Satchel:
     # -- the answers ----------------------------------------------------------
 
     def _timeout_response(self, session: Session) -> Response:
-        if self.on_timeout is not None:
-            return current_app.make_response(self.on_timeout(session))
-        from flask import redirect
-
-        response = current_app.make_response(redirect(self.timeout_location))
-        return response
+        if self.on_timeout is None:
+            return current_app.make_response(redirect(self.timeout_location))
+        return _answer(self.on_timeout, session)
 
     def _store_error_response(self, error: StoreError) -> Response:
-        if self.on_store_error is not None:
-            return current_app.make_response(self.on_store_error(error))
-        return current_app.response_class(
-            UNAVAILABLE_BODY, status=UNAVAILABLE_STATUS, headers=list(UNAVAILABLE_HEADERS)
-        )
+        if self.on_store_error is None:
+            return current_app.response_class(
+                UNAVAILABLE_BODY, status=UNAVAILABLE_STATUS, headers=list(UNAVAILABLE_HEADERS)
+            )
+        return _answer(self.on_store_error, error)
+
+
+def _answer(hook: Callable[[Any], ResponseReturnValue], argument: Any) -> Response:
+    """What a hook returns, or the `HTTPException` it raises (``abort(...)``), as a response."""
+    try:
+        value = hook(argument)
+    except HTTPException as raised:
+        return current_app.make_response(raised.get_response())
+    return current_app.make_response(value)
 
 
 def _abandon_on_error(sender: Flask, exception: BaseException, **extra: Any) -> None:
