@@ -5,9 +5,13 @@ checks' hooks, and what importing the kit pulls in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socketserver
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -118,3 +122,47 @@ def test_websocket_checks_are_reported_skipped_unless_opted_in() -> None:
     server = LiveServer(base_url="http://127.0.0.1:9", clock=ManualClock(0.0))
     with pytest.raises(pytest.skip.Exception, match="websockets = False"):
         AdapterConformance().test_websocket_handshake_reads_the_session(HttpClient(server.base_url))
+
+
+class _OneAnswer(socketserver.BaseRequestHandler):
+    answer = b""
+
+    def handle(self) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = self.request.recv(4096)
+            if not part:
+                return
+            data += part
+        self.request.sendall(self.answer)
+
+
+@contextlib.contextmanager
+def _answering(answer: bytes) -> Iterator[str]:
+    handler = type("Handler", (_OneAnswer,), {"answer": answer})
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def test_websocket_handshake_refused_is_a_plain_answer() -> None:
+    answer = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nSet-Cookie: a=b\r\n\r\n"
+    with _answering(answer) as url:
+        client = HttpClient(url)
+        response = client.websocket_handshake("/ws")
+    assert response.status == 404
+    assert client.cookies == {"a": "b"}
+
+
+def test_websocket_handshake_with_a_wrong_accept_fails() -> None:
+    answer = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Accept: wrong\r\n\r\n"
+    )
+    with _answering(answer) as url, pytest.raises(AssertionError, match="Sec-WebSocket-Accept"):
+        HttpClient(url).websocket_handshake("/ws")

@@ -184,8 +184,10 @@ def start_stream(session: Session) -> list[str]:
 def raise_redirect(session: Session, user_id: str) -> str:
     """``/raise-redirect/{user}``: set the user; the location of the redirect
     the route then raises as the framework's exception (aiohttp's
-    ``HTTPFound``, Tornado's ``redirect``, Starlette's ``HTTPException``...),
-    so the adapter must save the change and put its cookie on that redirect.
+    ``HTTPFound``, Flask's ``abort(redirect(...))``, Starlette's
+    ``HTTPException`` with a ``Location`` header, Tornado's status and
+    ``Location`` then ``tornado.web.Finish``), so the adapter must save the
+    change and put its cookie on that redirect.
     """
     session["user"] = user_id
     return REDIRECT_LOCATION
