@@ -11,6 +11,11 @@ Every variant serves two routes on 127.0.0.1:
 The bare variants answer both routes with the same small body and no session.
 Each variant uses its library the way its documentation shows, with defaults
 unless a default would make the comparison unfair (noted where so).
+
+aiohttp and Tornado run their own servers; the WSGI and Flask variants run
+under waitress; the ASGI (Starlette) and Litestar variants under uvicorn.
+Access logs are off everywhere alike. A server variant with Redis is given a
+Redis URL of its own (its own database number on the benchmark's server).
 """
 
 from __future__ import annotations
@@ -211,26 +216,225 @@ def wsgi_app(variant: str) -> Any:
 
         return SessionMiddleware(app, Settings(keyring=Keyring([SECRET])), sweep_interval=None)
 
-    from flask import Flask, session
-
-    flask_app = Flask("bench")
-    flask_app.secret_key = SECRET
-
-    @flask_app.get("/")
-    def handler() -> str:
-        return work(session)
-
-    @flask_app.get("/login")
-    def sign_in() -> str:
-        return login(session)
-
-    return flask_app
+    raise ValueError(variant)
 
 
-def serve_wsgi(variant: str, port: int, threads: int) -> None:
+def serve_wsgi(app: Any, port: int, threads: int) -> None:
     from waitress.server import create_server
 
-    create_server(wsgi_app(variant), host=HOST, port=port, threads=threads).run()
+    create_server(app, host=HOST, port=port, threads=threads).run()
+
+
+# -- Flask under waitress ----------------------------------------------------------
+
+
+def flask_app(variant: str, redis_url: str | None) -> Any:
+    import flask
+
+    app = flask.Flask("bench")
+    if variant == "flask-bare":
+        # No secret key: Flask then gives each request its null session and
+        # does not try to verify the opaque cookie the bare variants are sent.
+
+        @app.get("/")
+        @app.get("/login")
+        def bare() -> str:
+            return BARE_BODY
+
+        return app
+
+    app.secret_key = SECRET
+    if variant.startswith("flask-satchel"):
+        from satchel import Keyring, Settings
+        from satchel_flask import Satchel
+
+        store = None
+        if variant == "flask-satchel-redis":
+            from satchel_redis import RedisStore
+
+            assert redis_url is not None
+            store = RedisStore.from_url(redis_url)
+        Satchel(app, settings=Settings(keyring=Keyring([SECRET])), store=store, sweep_interval=None)
+    elif variant == "flask-session-redis":
+        import redis
+        from flask_session import Session
+
+        assert redis_url is not None
+        # Flask-Session's defaults otherwise (msgpack, permanent, "session:" prefix).
+        app.config["SESSION_TYPE"] = "redis"
+        app.config["SESSION_REDIS"] = redis.Redis.from_url(redis_url)
+        Session(app)
+    # else "flask-own-cookie": Flask's default SecureCookieSessionInterface.
+
+    @app.get("/")
+    def handler() -> str:
+        return work(flask.session)
+
+    @app.get("/login")
+    def sign_in() -> str:
+        return login(flask.session)
+
+    return app
+
+
+# -- ASGI (Starlette) and Litestar under uvicorn -----------------------------------------
+
+
+def starlette_app(variant: str, redis_url: str | None) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    if variant == "asgi-bare":
+
+        async def bare(request: Request) -> PlainTextResponse:
+            return PlainTextResponse(BARE_BODY)
+
+        return Starlette(routes=[Route("/", bare), Route("/login", bare)])
+
+    get_session: Callable[[Request], Any]
+    if variant.startswith("asgi-satchel"):
+        import satchel_asgi
+        from satchel import Keyring, Settings
+
+        get_session = satchel_asgi.load_session
+    elif variant == "asgi-starlette-cookie":
+
+        async def get_session(request: Request) -> Any:
+            return request.session
+
+    else:
+        import starsessions
+
+        async def get_session(request: Request) -> Any:
+            await starsessions.load_session(request)
+            return request.session
+
+    async def handler(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(work(await get_session(request)))
+
+    async def sign_in(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(login(await get_session(request)))
+
+    routes = [Route("/", handler), Route("/login", sign_in)]
+    if variant.startswith("asgi-satchel"):
+        store = None
+        if variant == "asgi-satchel-redis":
+            from satchel_redis import AsyncRedisStore
+
+            assert redis_url is not None
+            store = AsyncRedisStore.from_url(redis_url)
+        return satchel_asgi.SessionMiddleware(
+            Starlette(routes=routes),
+            Settings(keyring=Keyring([SECRET])),
+            store=store,
+            sweep_interval=None,
+        )
+    from starlette.middleware import Middleware
+
+    if variant == "asgi-starlette-cookie":
+        from starlette.middleware.sessions import SessionMiddleware
+
+        return Starlette(
+            routes=routes, middleware=[Middleware(SessionMiddleware, secret_key=SECRET)]
+        )
+    import starsessions
+
+    session_store: Any
+    if variant == "asgi-starsessions-cookie":
+        session_store = starsessions.CookieStore(secret_key=SECRET)
+    else:
+        import redis.asyncio
+        from starsessions.stores.redis import RedisStore
+
+        assert redis_url is not None
+        session_store = RedisStore(connection=redis.asyncio.Redis.from_url(redis_url))
+    # starsessions marks its cookie Secure by default; the load generator
+    # sends cookies over plain HTTP regardless, so the default is kept.
+    return Starlette(
+        routes=routes, middleware=[Middleware(starsessions.SessionMiddleware, store=session_store)]
+    )
+
+
+# Litestar's client-side session takes a raw AES-GCM key of 16, 24 or 32 bytes.
+LITESTAR_KEY = SECRET.encode()[:32]
+
+
+def litestar_app(variant: str, redis_url: str | None) -> Any:
+    from litestar import Litestar, Request, get
+
+    if variant == "litestar-bare":
+
+        @get(["/", "/login"], sync_to_thread=False)
+        def bare() -> str:
+            return BARE_BODY
+
+        return Litestar(route_handlers=[bare])
+
+    if variant.startswith("litestar-satchel"):
+        import satchel_asgi
+        from satchel import Keyring, Settings
+
+        @get("/")
+        async def handler(request: Request[Any, Any, Any]) -> str:
+            return work(await satchel_asgi.load_session(request))
+
+        @get("/login")
+        async def sign_in(request: Request[Any, Any, Any]) -> str:
+            return login(await satchel_asgi.load_session(request))
+
+        store = None
+        if variant == "litestar-satchel-redis":
+            from satchel_redis import AsyncRedisStore
+
+            assert redis_url is not None
+            store = AsyncRedisStore.from_url(redis_url)
+        # Wrapped around the whole app, as docs/adapters/asgi.md recommends.
+        return satchel_asgi.SessionMiddleware(
+            Litestar(route_handlers=[handler, sign_in]),
+            Settings(keyring=Keyring([SECRET])),
+            store=store,
+            sweep_interval=None,
+        )
+
+    @get("/", sync_to_thread=False)
+    def own(request: Request[Any, Any, Any]) -> str:
+        return work(request.session)
+
+    @get("/login", sync_to_thread=False)
+    def own_login(request: Request[Any, Any, Any]) -> str:
+        session: dict[str, Any] = {}
+        text = login(session)
+        request.set_session(session)
+        return text
+
+    if variant == "litestar-own-cookie":
+        from litestar.middleware.session.client_side import CookieBackendConfig
+
+        config: Any = CookieBackendConfig(secret=LITESTAR_KEY)
+        return Litestar(route_handlers=[own, own_login], middleware=[config.middleware])
+
+    import redis.asyncio
+    from litestar.middleware.session.server_side import ServerSideSessionConfig
+    from litestar.stores.redis import RedisStore as LitestarRedisStore
+
+    assert redis_url is not None
+    config = ServerSideSessionConfig()
+    sessions = LitestarRedisStore(
+        redis.asyncio.Redis.from_url(redis_url), handle_client_shutdown=True
+    )
+    return Litestar(
+        route_handlers=[own, own_login],
+        middleware=[config.middleware],
+        stores={"sessions": sessions},
+    )
+
+
+def serve_uvicorn(app: Any, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=HOST, port=port, access_log=False, log_level="warning")
 
 
 # Every variant, in the order the benchmark runs and reports them, with its label.
@@ -245,9 +449,46 @@ LABELS: dict[str, str] = {
     "tornado-signed-cookie": "Tornado: own signed cookie",
     "wsgi-bare": "WSGI (waitress): bare app",
     "wsgi-satchel-cookie": "WSGI (waitress): satchel, cookie",
-    "wsgi-flask-session": "WSGI (waitress): Flask session",
+    "asgi-bare": "Starlette (uvicorn): bare handler",
+    "asgi-satchel-cookie": "Starlette (uvicorn): satchel-asgi, cookie",
+    "asgi-satchel-redis": "Starlette (uvicorn): satchel-asgi, Redis",
+    "asgi-starlette-cookie": "Starlette (uvicorn): Starlette SessionMiddleware, signed cookie",
+    "asgi-starsessions-cookie": "Starlette (uvicorn): starsessions, signed cookie",
+    "asgi-starsessions-redis": "Starlette (uvicorn): starsessions, Redis",
+    "litestar-bare": "Litestar (uvicorn): bare handler",
+    "litestar-satchel-cookie": "Litestar (uvicorn): satchel-asgi, cookie",
+    "litestar-satchel-redis": "Litestar (uvicorn): satchel-asgi, Redis",
+    "litestar-own-cookie": "Litestar (uvicorn): own client-side session, encrypted cookie",
+    "litestar-own-redis": "Litestar (uvicorn): own server-side session, Redis",
+    "flask-bare": "Flask (waitress): bare view",
+    "flask-satchel-cookie": "Flask (waitress): satchel-flask, cookie",
+    "flask-satchel-redis": "Flask (waitress): satchel-flask, Redis",
+    "flask-own-cookie": "Flask (waitress): Flask's own signed cookie",
+    "flask-session-redis": "Flask (waitress): Flask-Session, Redis",
 }
 VARIANTS = tuple(LABELS)
+# What a variant needs beyond satchel's own packages: (module, distribution).
+REQUIRES: dict[str, tuple[tuple[str, str], ...]] = {
+    "aiohttp-session-cookie": (("aiohttp_session", "aiohttp-session"),),
+    "aiohttp-session-redis": (("aiohttp_session", "aiohttp-session"),),
+    "wsgi-bare": (("waitress", "waitress"),),
+    "wsgi-satchel-cookie": (("waitress", "waitress"),),
+    "asgi-starsessions-cookie": (("starsessions", "starsessions"),),
+    "asgi-starsessions-redis": (("starsessions", "starsessions"),),
+    "litestar-bare": (("litestar", "litestar"),),
+    "litestar-satchel-cookie": (("litestar", "litestar"),),
+    "litestar-satchel-redis": (("litestar", "litestar"),),
+    "litestar-own-cookie": (("litestar", "litestar"),),
+    "litestar-own-redis": (("litestar", "litestar"),),
+    "flask-session-redis": (("flask_session", "Flask-Session"),),
+}
+for _variant in VARIANTS:
+    _needs = list(REQUIRES.get(_variant, ()))
+    if _variant.startswith(("asgi", "litestar")):
+        _needs += [("uvicorn", "uvicorn"), ("starlette", "starlette")]
+    if _variant.startswith("flask"):
+        _needs += [("flask", "flask"), ("waitress", "waitress")]
+    REQUIRES[_variant] = tuple(dict.fromkeys(_needs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,12 +498,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url")
     parser.add_argument("--threads", type=int, default=4, help="waitress worker threads")
     args = parser.parse_args(argv)
-    if args.variant.startswith("aiohttp"):
-        serve_aiohttp(args.variant, args.port, args.redis_url)
-    elif args.variant.startswith("tornado"):
-        serve_tornado(args.variant, args.port)
+    variant = args.variant
+    if variant.startswith("aiohttp"):
+        serve_aiohttp(variant, args.port, args.redis_url)
+    elif variant.startswith("tornado"):
+        serve_tornado(variant, args.port)
+    elif variant.startswith("wsgi"):
+        serve_wsgi(wsgi_app(variant), args.port, args.threads)
+    elif variant.startswith("flask"):
+        serve_wsgi(flask_app(variant, args.redis_url), args.port, args.threads)
+    elif variant.startswith("asgi"):
+        serve_uvicorn(starlette_app(variant, args.redis_url), args.port)
     else:
-        serve_wsgi(args.variant, args.port, args.threads)
+        serve_uvicorn(litestar_app(variant, args.redis_url), args.port)
     return 0
 
 

@@ -17,7 +17,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import RESULTS, markdown_table, verdict
-from e2e_server import VARIANTS
+from e2e_server import LABELS, VARIANTS
 
 # The JSON files keep their keys sorted; the tables follow the benchmarks' order.
 INPROCESS_ORDER = (
@@ -66,6 +66,9 @@ def targets_table(data: dict[str, Any]) -> str:
     rows = []
     for target in data.get("targets", []):
         value = target["value"]
+        if target.get("measured", True) is False or value is None:
+            rows.append([target["target"], "not measured", ""])
+            continue
         rows.append([target["target"], f"{value:.3g}", verdict(target["met"])])
     return markdown_table(["target", "measured", "verdict"], rows)
 
@@ -135,7 +138,11 @@ def e2e(data: dict[str, Any]) -> str:
         ],
         rows,
     )
-    return f"{table}\n\n{targets_table(data)}"
+    skipped = "".join(
+        f"\n\nNot measured: {LABELS.get(variant, variant)} ({reason})."
+        for variant, reason in data.get("skipped", {}).items()
+    )
+    return f"{table}{skipped}\n\n{targets_table(data)}"
 
 
 def scale(data: dict[str, Any]) -> str:
