@@ -41,8 +41,11 @@ __all__ = [
     "AdapterOptions",
     "AsyncSessionRuntime",
     "SessionRuntime",
+    "SweepTask",
     "SweepThread",
     "ThreadedStore",
+    "aclose_store",
+    "close_store",
     "session_timed_out",
 ]
 
@@ -268,6 +271,9 @@ class _Runtime:
             self.logger.debug("session sweep removed %d expired record(s)", count)
         return count
 
+    def _log_close_error(self, error: BaseException) -> None:
+        self.logger.error("session store failed to close: %s: %s", type(error).__name__, error)
+
     def _log_sweep_error(self, error: BaseException) -> None:
         if isinstance(error, StoreError):
             # A store that is down now may be back by the next round.
@@ -324,6 +330,13 @@ class SessionRuntime(_Runtime):
             run_ops(exchange, self.store, locks=self.locks)
         return self.collect(exchange)
 
+    def close_store(self) -> None:
+        """Close the store, if it can be closed; a failure is logged, not raised."""
+        try:
+            close_store(self.store)
+        except Exception as error:
+            self._log_close_error(error)
+
     def sweep_once(self) -> int | None:
         """Sweep expired records now; how many were removed, or ``None`` if
         the sweep failed (logged, never raised: the next round tries again).
@@ -366,6 +379,15 @@ class AsyncSessionRuntime(_Runtime):
             assert self.store is not None  # only server storage emits ops
             await arun_ops(exchange, self.store, locks=self.locks)
         return self.collect(exchange)
+
+    async def close_store(self) -> None:
+        """Close the store (its ``aclose`` or ``close``, awaited if need be),
+        if it can be closed; a failure is logged, not raised.
+        """
+        try:
+            await aclose_store(self.store)
+        except Exception as error:
+            self._log_close_error(error)
 
     async def sweep_once(self) -> int | None:
         """Sweep expired records now (awaiting an async ``sweep``); see
@@ -491,3 +513,77 @@ class ThreadedStore:
         close = getattr(self.store, "close", None)
         if callable(close):
             await asyncio.to_thread(close)
+
+
+# -- the cleanup job on an event loop ---------------------------------------------------
+
+
+@final
+class SweepTask:
+    """Calls ``runtime.sweep_once()`` every `interval` seconds in an asyncio task.
+
+    The asynchronous counterpart of `SweepThread`, for adapters that run on
+    an event loop: `start` it when the application starts (on that loop) and
+    await `stop` when it shuts down.
+
+    Args:
+        runtime: the adapter's runtime (its store's ``sweep`` and its clock).
+        interval: seconds between sweeps.
+        name: the asyncio task's name.
+
+    """
+
+    __slots__ = ("_interval", "_name", "_runtime", "_task")
+
+    def __init__(
+        self, runtime: AsyncSessionRuntime, interval: float, *, name: str = "satchel-sweep"
+    ) -> None:
+        self._runtime = runtime
+        self._interval = interval
+        self._name = name
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True between `start` and `stop`."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start sweeping on the running loop, unless it runs already."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
+
+    async def stop(self) -> None:
+        """Cancel the task and wait for it to end."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            # wait() neither raises the task's CancelledError nor leaves it pending.
+            await asyncio.wait((task,))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self._runtime.sweep_once()  # logs a failure; the next round tries again
+
+
+# -- closing a store ----------------------------------------------------------------------
+
+
+def close_store(store: object) -> None:
+    """Close a synchronous store with its ``close()``, if it has one."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+async def aclose_store(store: object) -> None:
+    """Close a store with its ``aclose()`` or ``close()`` (awaited when it
+    returns an awaitable), if it has either: asynchronous drivers name it
+    either way (`AsyncSQLiteStore.close`, the Redis driver's ``aclose``).
+    """
+    close = getattr(store, "aclose", None) or getattr(store, "close", None)
+    if callable(close):
+        closed = close()
+        if inspect.isawaitable(closed):
+            await closed

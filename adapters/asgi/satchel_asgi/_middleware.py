@@ -11,8 +11,6 @@ Lifespan events start and stop the sweep and close the store.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import time
 from collections.abc import Callable
 from typing import Any, Final, final
@@ -28,6 +26,7 @@ from satchel import (
     ConfigurationError,
     Settings,
     StoreError,
+    SweepTask,
 )
 
 from ._access import LOGGER, SCOPE_KEY, RequestState, SessionTimedOut
@@ -179,7 +178,7 @@ class SessionMiddleware:
         self.on_timeout: ASGIApp = on_timeout or self._redirect
         self.on_store_error: ASGIApp = on_store_error or _service_unavailable
         self.close_store = close_store
-        self._sweep_task: asyncio.Task[None] | None = None
+        self._sweep_task: SweepTask | None = None
 
     def __repr__(self) -> str:
         return f"<SessionMiddleware {self.options!r} store={self.store!r}>"
@@ -200,7 +199,7 @@ class SessionMiddleware:
     def sweeping(self) -> bool:
         """True while the sweep task runs."""
         task = self._sweep_task
-        return task is not None and not task.done()
+        return task is not None and task.running
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one connection (the ASGI application interface)."""
@@ -278,22 +277,14 @@ class SessionMiddleware:
         interval = self.options.sweep_interval
         if self.options.sweep is None or interval is None or self.sweeping:
             return
-        self._sweep_task = asyncio.get_running_loop().create_task(
-            self._sweep_forever(interval), name=SWEEP_TASK_NAME
-        )
-
-    async def _sweep_forever(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            await self.runtime.sweep_once()  # logs a failure; the next round tries again
+        self._sweep_task = SweepTask(self.runtime, interval, name=SWEEP_TASK_NAME)
+        self._sweep_task.start()
 
     async def stop_sweep(self) -> None:
         """Cancel the sweep task and wait for it to end."""
         task, self._sweep_task = self._sweep_task, None
         if task is not None:
-            task.cancel()
-            # wait() neither raises the task's CancelledError nor leaves it pending.
-            await asyncio.wait((task,))
+            await task.stop()
 
     async def shutdown(self) -> None:
         """Stop the sweep and, with ``close_store``, close the store (the
@@ -301,18 +292,8 @@ class SessionMiddleware:
         logged; the shut-down carries on.
         """
         await self.stop_sweep()
-        store = self.runtime.store
-        if not self.close_store or store is None:
-            return
-        close = getattr(store, "aclose", None) or getattr(store, "close", None)
-        if not callable(close):
-            return
-        try:
-            closed = close()
-            if inspect.isawaitable(closed):
-                await closed
-        except Exception:
-            LOGGER.exception("session store failed to close")
+        if self.close_store:
+            await self.runtime.close_store()  # a failure is logged
 
 
 @final

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any, Literal
 
 import attrs
 
-from satchel import Settings
+from satchel import Settings, aclose_store, close_store
 
 __all__ = ["DemoConfig", "Framework", "StoreName", "aclose_store", "close_store", "make_store"]
 
@@ -82,21 +81,3 @@ def make_store(
             return flavour.from_dsn(postgres_dsn, create_schema=True)
         return flavour.from_dsn(postgres_dsn, schema=postgres_schema, create_schema=True)
     raise ValueError(f"unknown store {name!r}")
-
-
-async def aclose_store(store: Any) -> None:
-    """Close an asyncio store `make_store` built, whichever of ``close`` or
-    ``aclose`` it has (`AsyncRedisStore` has only ``aclose``).
-    """
-    close = getattr(store, "close", None) or getattr(store, "aclose", None)
-    if callable(close):
-        closed = close()
-        if inspect.isawaitable(closed):
-            await closed
-
-
-def close_store(store: Any) -> None:
-    """Close a synchronous store `make_store` built, if it can be closed."""
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
