@@ -54,7 +54,7 @@ from ._stores import (
     terminate_backends,
 )
 
-FRAMEWORKS = ("aiohttp", "tornado", "wsgi")
+FRAMEWORKS = ("aiohttp", "tornado", "wsgi", "asgi", "flask")
 STORES = ("redis", "postgres")
 ADMIN_DSN = os.environ.get("SATCHEL_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
-FRAMEWORKS = ("aiohttp", "tornado", "wsgi")
+FRAMEWORKS = ("aiohttp", "tornado", "wsgi", "asgi", "flask")
 STORES = ("memory", "sqlite", "redis", "postgres")
 # Stores several server processes can share; memory (and cookie) cannot.
 SHARED_STORES = ("sqlite", "redis", "postgres")

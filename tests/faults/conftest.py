@@ -18,7 +18,7 @@ from soak._stores import drop_schema
 from ..postgres.proxy import TcpProxy
 from ..redis.servers import RedisProcess, free_ports, redis_binary, stop_all
 
-FRAMEWORKS = ["aiohttp", "tornado", "wsgi"]
+FRAMEWORKS = ["aiohttp", "tornado", "wsgi", "asgi", "flask"]
 
 DemoFactory = Callable[[str, str, list[str]], DemoServer]
 
