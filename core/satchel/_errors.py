@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._session import EndedReason
+
 __all__ = [
     "ConfigurationError",
     "CookieError",
@@ -9,6 +14,7 @@ __all__ = [
     "SatchelError",
     "SatchelWarning",
     "SessionConflict",
+    "SessionTimedOut",
     "SessionTooLarge",
     "StoreError",
     "UnstorableValue",
@@ -102,6 +108,26 @@ class SessionConflict(StoreError):
     def __init__(self, message: str, *, conflicts: int = 0) -> None:
         super().__init__(message)
         self.conflicts = conflicts
+
+
+class SessionTimedOut(SatchelError):
+    """Raised by an adapter's session accessor when the session the request
+    presented ended by its idle or absolute timeout.
+
+    Adapters whose framework has no exception of its own for a response
+    (WSGI, ASGI) raise it, and their middleware answers such a request with
+    its timeout response (a redirect by default) whatever the application
+    does next, so there is no need to catch it. Frameworks that log every
+    exception a view raises can be told to ignore it.
+
+    Attributes:
+        reason: ``"idle"`` or ``"absolute"``.
+
+    """
+
+    def __init__(self, reason: EndedReason) -> None:
+        super().__init__(f"the session ended by its {reason} timeout")
+        self.reason: EndedReason = reason
 
 
 class SatchelWarning(UserWarning):

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 import pytest
 
-import satchel_demo._routes as demo_routes
 from satchel import AsyncMemoryStore, Load, MemoryStore, Missing, StoreError
 from satchel.testing import (
     AdapterConformance,
@@ -26,12 +25,6 @@ from satchel.testing import (
     SwitchableStore,
     routes,
 )
-
-
-def test_the_demo_routes_are_the_public_contract() -> None:
-    for name in demo_routes.__all__:
-        assert getattr(demo_routes, name) is getattr(routes, name), name
-    assert set(routes.__all__) <= set(demo_routes.__all__)
 
 
 def test_every_route_function_is_documented() -> None:

@@ -20,8 +20,8 @@ from satchel import (
     EndedReason,
     Exchange,
     ProtocolError,
-    SatchelError,
     Session,
+    SessionTimedOut,
     State,
     StoreError,
     session_timed_out,
@@ -45,26 +45,6 @@ LOGGER = logging.getLogger("satchel.asgi")
 SCOPE_KEY: Final = "satchel.asgi"
 """The scope key each request's state is kept under (dotted, like the ASGI
 spec's own extension keys, so it never collides with a framework's)."""
-
-
-class SessionTimedOut(SatchelError):
-    """Raised by `load_session` (and `get_session`) when the session the
-    request presented ended by its idle or absolute timeout.
-
-    The middleware answers such a request with its timeout response (a 302
-    to ``timeout_location`` by default, or the ``on_timeout`` application)
-    whatever the application does next: let it propagate, or let the
-    framework turn it into a 500, the answer is the same. Frameworks that log
-    every exception a handler raises can be told to ignore it.
-
-    Attributes:
-        reason: ``"idle"`` or ``"absolute"``.
-
-    """
-
-    def __init__(self, reason: EndedReason) -> None:
-        super().__init__(f"the session ended by its {reason} timeout")
-        self.reason: EndedReason = reason
 
 
 @final

@@ -12,9 +12,9 @@ from satchel import (
     CookieOptions,
     EndedReason,
     Exchange,
-    SatchelError,
     Session,
     SessionRuntime,
+    SessionTimedOut,
     State,
     StoreError,
     session_timed_out,
@@ -32,25 +32,6 @@ Dotted, as PEP 3333 asks of extension keys (an undotted key is taken for a
 CGI variable, which must be a string)."""
 
 logger = logging.getLogger("satchel.wsgi")
-
-
-class SessionTimedOut(SatchelError):
-    """Raised by `SessionHandle.session` when the session the request presented
-    ended by its idle or absolute timeout.
-
-    The middleware answers such a request with its timeout response (a
-    redirect by default) whatever the application does next, so there is no
-    need to catch it. Frameworks that log every exception a view raises can
-    be told to ignore it.
-
-    Attributes:
-        reason: ``"idle"`` or ``"absolute"``.
-
-    """
-
-    def __init__(self, reason: EndedReason) -> None:
-        super().__init__(f"the session ended by its {reason} timeout")
-        self.reason: EndedReason = reason
 
 
 @final

@@ -1,8 +1,11 @@
-"""The satchel demo app: one set of routes on aiohttp, Tornado and WSGI."""
+"""The satchel demo app: the route contract of `satchel.testing.routes` on
+aiohttp, Tornado, WSGI, ASGI (Starlette) and Flask.
+"""
 
 from __future__ import annotations
 
+from satchel.testing.routes import Reply
+
 from ._config import DemoConfig, make_store
-from ._routes import Reply
 
 __all__ = ["DemoConfig", "Reply", "make_store"]

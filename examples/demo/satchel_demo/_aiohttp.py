@@ -8,10 +8,10 @@ from aiohttp import web
 
 import satchel_aiohttp
 from satchel import CookieError
+from satchel.testing import routes as _routes
+from satchel.testing.routes import Reply
 
-from . import _routes
 from ._config import DemoConfig, aclose_store
-from ._routes import Reply
 
 __all__ = ["build_app", "serve"]
 

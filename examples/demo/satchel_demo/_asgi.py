@@ -15,10 +15,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 import satchel_asgi
 from satchel import CookieError, Session
+from satchel.testing import routes as _routes
+from satchel.testing.routes import Reply
 
-from . import _routes
 from ._config import DemoConfig
-from ._routes import Reply
 
 __all__ = ["build_app", "serve"]
 

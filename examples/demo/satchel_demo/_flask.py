@@ -11,11 +11,11 @@ from flask import Flask, Response, abort, redirect, stream_with_context
 
 import satchel_flask
 from satchel import CookieError
+from satchel.testing import routes as _routes
+from satchel.testing.routes import Reply
 from satchel_flask import Satchel
 
-from . import _routes
 from ._config import DemoConfig, close_store
-from ._routes import Reply
 from ._wsgi import make_server
 
 __all__ = ["build_app", "serve"]

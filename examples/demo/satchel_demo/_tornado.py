@@ -12,11 +12,11 @@ import tornado.web
 import tornado.websocket
 
 from satchel import CookieError
+from satchel.testing import routes as _routes
+from satchel.testing.routes import Reply
 from satchel_tornado import SessionConfig, SessionMixin, start_sweeper
 
-from . import _routes
 from ._config import DemoConfig, aclose_store
-from ._routes import Reply
 
 __all__ = ["build_app", "run", "serve"]
 

@@ -12,11 +12,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.simple_server import make_server as _make_server
 
 from satchel import CookieError, Session
+from satchel.testing import routes as _routes
+from satchel.testing.routes import Reply
 from satchel_wsgi import SessionMiddleware, get_handle, get_session
 
-from . import _routes
 from ._config import DemoConfig, close_store
-from ._routes import Reply
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
