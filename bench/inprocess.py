@@ -142,7 +142,7 @@ def bound_variant() -> Measure:
         value = next(v for k, v in parse_cookie_pairs(header) if k == name)
         opened = sealer.open(value)
         assert opened is not None
-        record = Record.unpack(opened[0])
+        record = Record.unpack(opened[0], authenticated=True)  # as the exchange does
         assert record is not None
         now = clock()
         if _expiry(settings, record.created_at, record.last_access, now) is not None:

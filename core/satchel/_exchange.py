@@ -475,7 +475,8 @@ class Exchange:
         opened = self._protocol._sealer.open(sealed)
         if opened is None:
             return None
-        return Record.unpack(opened[0])
+        # Only satchel can have sealed it: pack_map checked it then.
+        return Record.unpack(opened[0], authenticated=True)
 
     def _open_server_id(self) -> bool:
         candidates = self._session_candidates()

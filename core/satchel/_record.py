@@ -214,8 +214,16 @@ class Record:
         return f"<Record of {len(self.data)} key(s)>"
 
     @classmethod
-    def unpack(cls, raw: bytes) -> Record | None:
-        """Open a packed record; ``None`` for anything malformed (never raises)."""
+    def unpack(cls, raw: bytes, *, authenticated: bool = False) -> Record | None:
+        """Open a packed record; ``None`` for anything malformed (never raises).
+
+        Data that msgpack reads but `pack_map` would refuse (``bytes`` keys,
+        nesting past `MAX_DEPTH`) is malformed too, since every later save of
+        the session would fail on it. Checking that costs about as much as
+        unpacking, so `authenticated` skips it for bytes only satchel can have
+        written (opened with its AEAD key: `pack_map` checked them before
+        they were sealed). Bytes from a store are never authenticated.
+        """
         if len(raw) > MAX_RECORD_BYTES or len(raw) < _HEADER.size or raw[0] != RECORD_VERSION:
             return None
         _, created_at, last_access, flash_length = _HEADER.unpack_from(raw)
@@ -235,7 +243,7 @@ class Record:
             return None
         # What msgpack accepts but pack_map refuses (bytes keys, nesting past
         # MAX_DEPTH) would fail every later save of the session: malformed too.
-        if not (_storable(data) and _storable(flash)):
+        if not authenticated and not (_storable(data) and _storable(flash)):
             return None
         # Positional: keyword arguments cost a measurable share of opening a
         # session, on every request.

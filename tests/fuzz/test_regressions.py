@@ -103,3 +103,13 @@ def test_a_timestamp_past_datetime_is_a_malformed_record(seconds: int) -> None:
     # msgpack's 96-bit timestamp extension: nanoseconds, then seconds.
     raw = _record(b"\x81\xa1t\xc7\x0c\xff" + struct.pack(">Iq", 0, seconds))
     assert Record.unpack(raw) is None
+
+
+def test_an_authenticated_record_skips_the_storability_walk() -> None:
+    # Bytes only satchel can have sealed were checked by pack_map before they
+    # were sealed; the walk is for bytes from a store.
+    raw = _record(b"\x81\xc4\x01k\x01")  # a bytes key
+    assert Record.unpack(raw) is None
+    record = Record.unpack(raw, authenticated=True)
+    assert record is not None
+    assert record.data == {b"k": 1}
