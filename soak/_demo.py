@@ -42,8 +42,9 @@ class DemoServer:
             HOST,
             "--port",
             str(self.port),
-            "--secret",
-            secrets.token_urlsafe(32),
+            # One argument: a random secret may start with "-", which argparse
+            # would take for an option.
+            f"--secret={secrets.token_urlsafe(32)}",
             *options,
         ]
         self._log: IO[Any] | None = None
