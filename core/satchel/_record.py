@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 RECORD_VERSION: Final = 1
+# Levels of lists and dicts, counting the session itself as the first: a
+# session value may hold 31 levels (docs/record.md).
 MAX_DEPTH: Final = 32
 # Sessions live in cookies (4 KB) or in a store; a record over this size is
 # refused when read, which bounds what a corrupt or hostile blob can cost.
