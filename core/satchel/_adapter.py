@@ -409,7 +409,6 @@ class AsyncSessionRuntime(_Runtime):
 # -- the cleanup job on a thread ------------------------------------------------------
 
 
-# --8<-- [start:sweep-thread]
 @final
 class SweepThread:
     """Calls ``runtime.sweep_once()`` every `interval` seconds on a daemon thread.
@@ -464,9 +463,6 @@ class SweepThread:
     def _run(self, stop: threading.Event) -> None:
         while not stop.wait(self._interval):
             self._runtime.sweep_once()
-
-
-# --8<-- [end:sweep-thread]
 
 
 # -- a synchronous store behind an asynchronous adapter --------------------------------

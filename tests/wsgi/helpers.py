@@ -26,7 +26,6 @@ def make_settings(**changes: object) -> Settings:
     return settings.evolve(**changes) if changes else settings
 
 
-# --8<-- [start:serving]
 @contextlib.contextmanager
 def serving(app: WSGIApplication, *, validate: bool = True) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 on a free port with the demo's threaded
@@ -47,6 +46,3 @@ def serving(app: WSGIApplication, *, validate: bool = True) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-# --8<-- [end:serving]

@@ -65,7 +65,6 @@ class SessionHandle:
     def __repr__(self) -> str:
         return f"<SessionHandle state={self._exchange.state.name}>"
 
-    # --8<-- [start:open]
     @property
     def session(self) -> Session:
         """The request's session, opened (and loaded) on first use.
@@ -96,7 +95,6 @@ class SessionHandle:
                 raise SessionTimedOut(self._ended_reason)  # type: ignore[arg-type]
         # Raises ProtocolError once the exchange has finished.
         return exchange.session
-        # --8<-- [end:open]
 
     def _store_failed(self, error: StoreError) -> None:
         if self._store_error is None:
@@ -117,7 +115,6 @@ class SessionHandle:
         """
         return self._store_error
 
-    # --8<-- [start:cookies]
     @property
     def request_cookies(self) -> Mapping[str, str]:
         """Every cookie of the request, name → value as the browser sent it
@@ -139,8 +136,6 @@ class SessionHandle:
     def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
         self._exchange.delete_cookie(name, **attributes)
-
-    # --8<-- [end:cookies]
 
 
 def get_handle(environ: WSGIEnvironment, key: str = DEFAULT_ENVIRON_KEY) -> SessionHandle:

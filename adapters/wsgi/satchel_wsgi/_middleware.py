@@ -95,7 +95,6 @@ class SessionMiddleware:
 
     """
 
-    # --8<-- [start:setup]
     def __init__(
         self,
         app: WSGIApplication,
@@ -139,7 +138,6 @@ class SessionMiddleware:
         self._sweeper: SweepThread | None = None
         if options.sweep is not None and options.sweep_interval is not None:
             self._sweeper = SweepThread(self.runtime, options.sweep_interval)
-        # --8<-- [end:setup]
 
     def __repr__(self) -> str:
         return f"<SessionMiddleware {self.protocol!r} store={self.store!r}>"
@@ -154,7 +152,6 @@ class SessionMiddleware:
         """True while this process's sweep thread runs."""
         return self._sweeper is not None and self._sweeper.running
 
-    # --8<-- [start:call]
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Serve one request (the WSGI application interface)."""
         if self._sweeper is not None:
@@ -177,8 +174,6 @@ class SessionMiddleware:
                 raise
             return _Body(call, replacement)
         return _Body(call, body)
-
-    # --8<-- [end:call]
 
     def close(self) -> None:
         """Stop the sweep thread (if any) and wait for it; requests still work.
@@ -233,7 +228,6 @@ class _Call:
         self._session_headers: _Headers | None = None
         self.replacement: Iterable[bytes] | None = None
 
-    # --8<-- [start:start-response]
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None, /
     ) -> _Write:
@@ -264,9 +258,6 @@ class _Call:
                 raise
         return self._start_response(status, [*headers, *self._session_headers], exc_info)
 
-    # --8<-- [end:start-response]
-
-    # --8<-- [start:finish]
     def _finish(self) -> _Headers:
         """Finish the exchange exactly once and run its Save/Delete ops.
 
@@ -275,9 +266,6 @@ class _Call:
         """
         return self.middleware.runtime.save(self.handle._exchange).headers
 
-    # --8<-- [end:finish]
-
-    # --8<-- [start:replace]
     def replacement_body(self) -> Iterable[bytes] | None:
         """The body that answers instead of the application's, if the request
         met a timeout or a store failure; the first call starts that response.
@@ -310,8 +298,6 @@ class _Call:
         self.replacement = self.middleware.on_store_error(self.environ, self._start_response)
         return self.replacement
 
-    # --8<-- [end:replace]
-
 
 @final
 class _Body:
@@ -331,7 +317,6 @@ class _Body:
     def __iter__(self) -> Iterator[bytes]:
         return self
 
-    # --8<-- [start:body]
     def __next__(self) -> bytes:
         call = self._call
         while True:
@@ -357,8 +342,6 @@ class _Body:
         """True if a replacement response took over from the body being served."""
         replacement = self._call.replacement
         return replacement is not None and replacement is not self._iterable
-
-    # --8<-- [end:body]
 
     def close(self) -> None:
         """Close every iterable this response used (PEP 3333)."""
