@@ -221,6 +221,14 @@ class _Runtime:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.options!r}>"
 
+    @property
+    def sweep_interval(self) -> float | None:
+        """Seconds between sweeps, or ``None`` when there is nothing to sweep
+        (cookie storage, a store without ``sweep``, or ``sweep_interval=None``):
+        the adapter runs its cleanup job only when this is set.
+        """
+        return self.options.sweep_interval if self.options.sweep is not None else None
+
     def begin(self, cookie_headers: str | Iterable[str] | None) -> Exchange:
         """Begin a request's exchange at the clock's time (no I/O, nothing parsed)."""
         return self.protocol.begin(cookie_headers, now=self.clock())

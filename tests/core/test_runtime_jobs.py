@@ -15,6 +15,7 @@ from satchel import (
     AsyncSQLiteStore,
     Keyring,
     Load,
+    MemoryStore,
     Save,
     SessionRuntime,
     Settings,
@@ -144,3 +145,40 @@ def test_close_store_and_the_runtime_log_a_failure(
     caplog.set_level(logging.ERROR, logger=LOGGER.name)
     SessionRuntime(options, LOGGER).close_store()  # logged, not raised
     assert "session store failed to close: StoreError: could not close" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("store", "interval", "expected"),
+    [
+        ("memory", 30.0, 30.0),  # a store that sweeps
+        ("memory", None, None),  # sweeping turned off
+        (None, 30.0, None),  # cookie storage: nothing stored, nothing to sweep
+    ],
+)
+def test_the_runtime_says_whether_to_sweep(
+    clock: ManualClock, store: str | None, interval: float | None, expected: float | None
+) -> None:
+    options = AdapterOptions(
+        settings=Settings(keyring=Keyring([SECRET])),
+        store=MemoryStore() if store == "memory" else None,
+        flavour="sync",
+        framework="test",
+        clock=clock,
+        sweep_interval=interval,
+    )
+    assert SessionRuntime(options, LOGGER).sweep_interval == expected
+
+
+def test_a_store_without_sweep_is_never_swept(clock: ManualClock) -> None:
+    class NoSweep:
+        def execute(self, op: object) -> object:
+            raise StoreError("unused")
+
+    options = AdapterOptions(
+        settings=Settings(keyring=Keyring([SECRET])),
+        store=NoSweep(),
+        flavour="sync",
+        framework="test",
+        clock=clock,
+    )
+    assert SessionRuntime(options, LOGGER).sweep_interval is None

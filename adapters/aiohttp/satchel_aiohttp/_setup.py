@@ -105,5 +105,5 @@ def setup(
     app[_ADAPTER_KEY] = adapter
     app.middlewares.insert(0, make_middleware(adapter))
     app.on_response_prepare.append(on_response_prepare)
-    if options.sweep is not None and options.sweep_interval is not None:
-        app.cleanup_ctx.append(sweep_context(runtime, options.sweep_interval))
+    if runtime.sweep_interval is not None:
+        app.cleanup_ctx.append(sweep_context(runtime, runtime.sweep_interval))

@@ -274,8 +274,8 @@ class SessionMiddleware:
         """Start the sweep task on the running loop, unless it runs already
         or the store needs none (the lifespan's start-up calls this).
         """
-        interval = self.options.sweep_interval
-        if self.options.sweep is None or interval is None or self.sweeping:
+        interval = self.runtime.sweep_interval
+        if interval is None or self.sweeping:
             return
         self._sweep_task = SweepTask(self.runtime, interval, name=SWEEP_TASK_NAME)
         self._sweep_task.start()

@@ -145,8 +145,8 @@ class Satchel:
         self.on_store_error = on_store_error
         self.session_interface = SatchelSessionInterface(self)
         self._sweeper: SweepThread | None = None
-        if options.sweep is not None and options.sweep_interval is not None:
-            self._sweeper = SweepThread(self.runtime, options.sweep_interval)
+        if self.runtime.sweep_interval is not None:
+            self._sweeper = SweepThread(self.runtime, self.runtime.sweep_interval)
         if app is not None:
             self.init_app(app)
 

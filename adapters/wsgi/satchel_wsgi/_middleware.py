@@ -136,8 +136,8 @@ class SessionMiddleware:
         self.on_store_error: WSGIApplication = on_store_error or _service_unavailable
         self.environ_key = environ_key
         self._sweeper: SweepThread | None = None
-        if options.sweep is not None and options.sweep_interval is not None:
-            self._sweeper = SweepThread(self.runtime, options.sweep_interval)
+        if self.runtime.sweep_interval is not None:
+            self._sweeper = SweepThread(self.runtime, self.runtime.sweep_interval)
 
     def __repr__(self) -> str:
         return f"<SessionMiddleware {self.protocol!r} store={self.store!r}>"
