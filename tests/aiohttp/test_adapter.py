@@ -18,7 +18,7 @@ import satchel_aiohttp
 from satchel import AsyncMemoryStore, AsyncSQLiteStore, Session, Settings, StoreError
 from satchel.testing import HttpClient, HttpResponse, ManualClock
 
-from ..outraced import AsyncOutracedStore
+from ..stores import AsyncOutracedStore
 from ._app import make_app
 from ._server import LiveApp
 from ._stores import CountingStore, FailingStore

@@ -9,28 +9,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from satchel import MemoryStore, Op, Result
 from satchel.testing import ManualClock
 from satchel_flask import Satchel
 
 from .helpers import make_settings
 
 MakeApp = Callable[..., tuple[Flask, Satchel]]
-
-
-class CountingStore:
-    """A real `MemoryStore` that records the name of every operation it runs."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-        self.ops: list[str] = []
-
-    def execute(self, op: Op) -> Result:
-        self.ops.append(type(op).__name__)
-        return self.inner.execute(op)
-
-    def __len__(self) -> int:
-        return len(self.inner)
 
 
 @pytest.fixture

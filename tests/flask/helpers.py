@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 
 from satchel import Keyring, Settings
-from satchel_demo import DemoConfig
-from satchel_demo._wsgi import make_server
+
+from ..wsgi.helpers import serving as serving_wsgi
 
 SECRET = "flask adapter tests secret 0001"
 
@@ -27,23 +27,13 @@ def make_settings(**changes: object) -> Settings:
     return settings.evolve(**changes) if changes else settings
 
 
-@contextlib.contextmanager
-def serving(app: Flask) -> Iterator[str]:
+def serving(app: Flask) -> contextlib.AbstractContextManager[str]:
     """Serve `app` on 127.0.0.1 on a free port with the demo's threaded
-    ``wsgiref`` server; yield its base URL; stop it.
+    ``wsgiref`` server (the WSGI tests' own helper, without PEP 3333's
+    validator, which Flask's responses need not pass through); yield its
+    base URL; stop it.
     """
-    config = DemoConfig(settings=make_settings(), port=0)
-    server = make_server(config, app, quiet=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    return serving_wsgi(app, validate=False)
 
 
 @contextlib.contextmanager

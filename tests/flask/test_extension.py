@@ -30,9 +30,9 @@ from satchel import (
 )
 from satchel.testing import HttpClient, ManualClock, SwitchableStore
 from satchel_flask import FlaskSession, Satchel, SessionTimedOut, SessionUnavailable
-from tests.outraced import OutracedStore
+from tests.stores import CountingStore, OutracedStore
 
-from .conftest import CountingStore, MakeApp
+from .conftest import MakeApp
 from .helpers import make_settings, serving
 
 NAME = "session"

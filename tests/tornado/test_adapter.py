@@ -25,7 +25,7 @@ from satchel import (
 from satchel.testing import HttpClient, HttpResponse, ManualClock
 from satchel_tornado import STORE_ERROR_BODY, SessionConfig, SessionMixin
 
-from ..outraced import AsyncOutracedStore
+from ..stores import AsyncOutracedStore
 from ._app import Probe, make_app
 from ._live import adapter_settings, app_runner, serving
 from ._stores import FailingStore, GatedStore, SwitchableStore

@@ -10,28 +10,13 @@ from typing import Any
 
 import pytest
 
-from satchel import MemoryStore, Op, Result, SQLiteStore
+from satchel import SQLiteStore
 from satchel.testing import HttpClient, ManualClock
 from satchel_wsgi import SessionMiddleware
 
 from .helpers import make_settings, serving
 
 Serve = Callable[..., tuple[HttpClient, SessionMiddleware]]
-
-
-class CountingStore:
-    """A real `MemoryStore` that records the name of every operation it runs."""
-
-    def __init__(self) -> None:
-        self.inner = MemoryStore()
-        self.ops: list[str] = []
-
-    def execute(self, op: Op) -> Result:
-        self.ops.append(type(op).__name__)
-        return self.inner.execute(op)
-
-    def __len__(self) -> int:
-        return len(self.inner)
 
 
 @pytest.fixture

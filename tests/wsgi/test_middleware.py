@@ -36,8 +36,8 @@ from satchel_wsgi import (
     get_session,
 )
 
-from ..outraced import OutracedStore
-from .conftest import CountingStore, Serve
+from ..stores import CountingStore, OutracedStore
+from .conftest import Serve
 from .helpers import make_settings
 
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]

@@ -1,13 +1,30 @@
-"""Stores whose updates always lose a race to a writer in another process.
+"""Real memory stores with one behaviour added, shared by the adapters' tests.
 
-Each wraps a real memory store; every compare-and-set of an existing session
-answers `Conflict`, as if another process always saved first. They let the
-adapters' tests reach the conflict deadline without a second server.
+`CountingStore` records every operation it runs. The outraced stores' updates
+always lose a race to a writer in another process: every compare-and-set of
+an existing session answers `Conflict`, as if another process always saved
+first, so the adapters' tests reach the conflict deadline without a second
+server.
 """
 
 from __future__ import annotations
 
 from satchel import AsyncMemoryStore, Conflict, MemoryStore, Op, Result, Save
+
+
+class CountingStore:
+    """A real `MemoryStore` that records the name of every operation it runs."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+        self.ops: list[str] = []
+
+    def execute(self, op: Op) -> Result:
+        self.ops.append(type(op).__name__)
+        return self.inner.execute(op)
+
+    def __len__(self) -> int:
+        return len(self.inner)
 
 
 def _outraced(op: Op) -> bool:
