@@ -201,6 +201,27 @@ def _deadline(exchange: Exchange) -> float:
     return time.monotonic() + exchange._protocol.settings.conflict_deadline
 
 
+def _turn_key(exchange: Exchange, locks: object) -> str | None:
+    """The key of the turn to take: the loaded session's, while saving, with locks."""
+    if locks is None or exchange.state is not State.SAVING:
+        return None
+    return exchange.lock_key
+
+
+def _after_conflict(exchange: Exchange, deadline: float | None) -> tuple[float, float]:
+    """(deadline, pause before the retry) after a lost race.
+
+    Without a turn the deadline starts at the first lost race. Gives up (raises
+    `SessionConflict`) when the pause would run past the deadline.
+    """
+    if deadline is None:
+        deadline = _deadline(exchange)
+    pause = backoff_delay(exchange.conflicts)
+    if time.monotonic() + pause >= deadline:
+        raise exchange.give_up()
+    return deadline, pause
+
+
 def run_ops(exchange: Exchange, store: Store, *, locks: SaveLocks | None = None) -> None:
     """Run `exchange`'s pending ops against a synchronous store until none remain.
 
@@ -216,11 +237,10 @@ def run_ops(exchange: Exchange, store: Store, *, locks: SaveLocks | None = None)
     op = exchange.next_op()
     if op is None:
         return
-    key = exchange.lock_key if locks is not None else None
-    if key is None or exchange.state is not State.SAVING:
+    key = _turn_key(exchange, locks)
+    if key is None or locks is None:
         _drive(exchange, store, op, None)
         return
-    assert locks is not None
     deadline = _deadline(exchange)
     if not locks.acquire(key, deadline - time.monotonic()):
         raise exchange.give_up(waiting=True)
@@ -238,11 +258,7 @@ def _drive(exchange: Exchange, store: Store, op: Op | None, deadline: float | No
             result = StoreFailed(error=error)
         op = exchange.send(result)
         if op is not None and type(result) is Conflict:
-            if deadline is None:
-                deadline = _deadline(exchange)
-            pause = backoff_delay(exchange.conflicts)
-            if time.monotonic() + pause >= deadline:
-                raise exchange.give_up()
+            deadline, pause = _after_conflict(exchange, deadline)
             if pause:
                 time.sleep(pause)
 
@@ -254,11 +270,10 @@ async def arun_ops(
     op = exchange.next_op()
     if op is None:
         return
-    key = exchange.lock_key if locks is not None else None
-    if key is None or exchange.state is not State.SAVING:
+    key = _turn_key(exchange, locks)
+    if key is None or locks is None:
         await _adrive(exchange, store, op, None)
         return
-    assert locks is not None
     deadline = _deadline(exchange)
     if not await locks.acquire(key, deadline - time.monotonic()):
         raise exchange.give_up(waiting=True)
@@ -278,10 +293,6 @@ async def _adrive(
             result = StoreFailed(error=error)
         op = exchange.send(result)
         if op is not None and type(result) is Conflict:
-            if deadline is None:
-                deadline = _deadline(exchange)
-            pause = backoff_delay(exchange.conflicts)
-            if time.monotonic() + pause >= deadline:
-                raise exchange.give_up()
+            deadline, pause = _after_conflict(exchange, deadline)
             if pause:
                 await asyncio.sleep(pause)
