@@ -23,6 +23,17 @@ from ._adapter import (
     session_timed_out,
 )
 from ._checks import check_count, check_seconds
+from ._context import (
+    RequestContext,
+    current_request_cookies,
+    current_session,
+    delete_response_cookie,
+    enter_request,
+    exit_request,
+    has_request_context,
+    load_current_session,
+    set_response_cookie,
+)
 from ._cookies import (
     MAX_AGE_LIMIT,
     MAX_COOKIE_HEADER_BYTES,
@@ -39,6 +50,7 @@ from ._cookies import (
 from ._errors import (
     ConfigurationError,
     CookieError,
+    NoRequestContext,
     ProtocolError,
     SatchelError,
     SatchelWarning,
@@ -108,9 +120,11 @@ __all__ = [
     "Loaded",
     "MemoryStore",
     "Missing",
+    "NoRequestContext",
     "Op",
     "Outcome",
     "ProtocolError",
+    "RequestContext",
     "Result",
     "SQLiteStore",
     "SatchelError",
@@ -140,12 +154,20 @@ __all__ = [
     "check_count",
     "check_seconds",
     "close_store",
+    "current_request_cookies",
+    "current_session",
+    "delete_response_cookie",
+    "enter_request",
+    "exit_request",
     "format_http_date",
     "generate_secret",
+    "has_request_context",
+    "load_current_session",
     "parse_cookie_pairs",
     "parse_cookies",
     "render_delete_cookie",
     "render_set_cookie",
     "run_ops",
     "session_timed_out",
+    "set_response_cookie",
 ]

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigurationError",
     "CookieError",
+    "NoRequestContext",
     "ProtocolError",
     "SatchelError",
     "SatchelWarning",
@@ -48,6 +49,16 @@ class ProtocolError(SatchelError, RuntimeError):
     session after finish, sending a result no operation asked for).
 
     The exchange is left in its error state afterwards.
+    """
+
+
+class NoRequestContext(ProtocolError):
+    """A request-scoped accessor (``satchel.current_session()`` and the like)
+    was called where no request is being served: at import time, in a
+    background job, or in a thread the request did not start.
+
+    A `ProtocolError`, because it is the caller's misuse; no exchange is
+    involved, so none is left in its error state.
     """
 
 

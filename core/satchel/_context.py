@@ -1,0 +1,192 @@
+"""The request-scoped context: the current request's session from any function.
+
+Every adapter binds its per-request state (a `RequestContext`) to one
+`contextvars.ContextVar` for the duration of a request, and resets it after:
+
+    token = enter_request(state)
+    try:
+        ...  # run the application
+    finally:
+        exit_request(token)
+
+Code anywhere below the handler then reaches the session, the request's
+cookies and the response's cookies with no request object passed down:
+`current_session`, `load_current_session`, `current_request_cookies`,
+`set_response_cookie`, `delete_response_cookie`. What the variable holds is
+the adapter's cheap per-request state, never a loaded session, so a request
+whose code never asks still costs no cookie parse and no store op.
+
+A context variable is per thread and per asyncio task: each WSGI request
+thread and each request task sees its own request, and a task a handler
+creates copies the context it was created in, so it sees its request too.
+Code outside any request gets `NoRequestContext`, never another request's
+session.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from typing import Final, Unpack
+
+from ._cookies import CookieAttributes, CookieOptions
+from ._errors import NoRequestContext
+from ._session import Session
+
+__all__ = [
+    "RequestContext",
+    "current_request_cookies",
+    "current_session",
+    "delete_response_cookie",
+    "enter_request",
+    "exit_request",
+    "has_request_context",
+    "load_current_session",
+    "set_response_cookie",
+]
+
+
+class RequestContext(abc.ABC):
+    """What an adapter binds for one request: its way to the request's
+    session and cookies.
+
+    An adapter implements this on the object it already keeps per request,
+    binds it with `enter_request` when the request starts and unbinds it with
+    `exit_request` when it ends. Nothing may be parsed or loaded until one of
+    the methods is called.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def get_session(self) -> Session:
+        """The request's session, without waiting for I/O.
+
+        Adapters with a synchronous store open (and load) it here on first
+        use; asynchronous adapters return it once it is loaded and otherwise
+        raise `ProtocolError`, telling the caller to await `load_session`.
+
+        Raises:
+            ProtocolError: the session cannot be had without awaiting, or the
+                response's headers were already sent.
+
+        """
+
+    @abc.abstractmethod
+    async def load_session(self) -> Session:
+        """The request's session, opened and loaded from the store on first use."""
+
+    @property
+    @abc.abstractmethod
+    def request_cookies(self) -> Mapping[str, str]:
+        """The request's cookies, name → value as sent, without opening the session."""
+
+    @abc.abstractmethod
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+        """Add a validated ``Set-Cookie`` for an application cookie to the response."""
+
+    @abc.abstractmethod
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
+        """Expire an application cookie; pass the Path and Domain it was set with."""
+
+
+_current: ContextVar[RequestContext] = ContextVar("satchel.request")
+
+# The variable's own methods, not wrappers: an adapter pays for the binding on
+# every request, including those that never touch the session.
+enter_request: Final[Callable[[RequestContext], Token[RequestContext]]] = _current.set
+"""``enter_request(context) -> token``: bind `context` as the current
+request's in this thread or task (`contextvars.ContextVar.set`). Adapters call
+it when a request starts and pass the token to `exit_request` when it ends."""
+
+exit_request: Final[Callable[[Token[RequestContext]], None]] = _current.reset
+"""``exit_request(token)``: restore what was bound before the matching
+`enter_request` (`contextvars.ContextVar.reset`); call it in a ``finally``, in
+the thread or task that entered."""
+
+
+def _context(accessor: str) -> RequestContext:
+    try:
+        return _current.get()
+    except LookupError:
+        raise NoRequestContext(
+            f"satchel.{accessor}() was called outside of a request: no satchel adapter is "
+            "serving a request in this thread or task (code run at import time, in a "
+            "background job, or in a thread the request did not start has no current "
+            "request); pass the session explicitly there"
+        ) from None
+
+
+def has_request_context() -> bool:
+    """True while a satchel adapter serves a request in this thread or task."""
+    return _current.get(None) is not None
+
+
+def current_session() -> Session:
+    """The current request's session, from any function the request calls.
+
+    With a synchronous adapter (WSGI, Flask) this opens and loads the session
+    on first use, like the adapter's own accessor. With an asynchronous one
+    (aiohttp, Tornado, ASGI) the session must already be loaded in this
+    request; otherwise use ``await load_current_session()``.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        ProtocolError: the session is not loaded yet and loading it means
+            awaiting the store, or the response's headers were already sent.
+
+    The adapter's own errors (its timeout answer, a store failure) pass
+    through as from its own accessor.
+    """
+    return _context("current_session").get_session()
+
+
+async def load_current_session() -> Session:
+    """The current request's session, loaded from the store on first use;
+    works with every adapter.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        ProtocolError: the response's headers were already sent.
+
+    """
+    return await _context("load_current_session").load_session()
+
+
+def current_request_cookies() -> Mapping[str, str]:
+    """The current request's cookies, name → value as sent (the first of
+    repeated names wins); reading them does not open the session.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+
+    """
+    return _context("current_request_cookies").request_cookies
+
+
+def set_response_cookie(name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+    """Add a ``Set-Cookie`` for an application cookie to the current
+    request's response, through its adapter; does not open the session.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        CookieError: the cookie would be malformed or unsafe, or has the
+            session cookie's name.
+        ProtocolError: the response's headers were already sent.
+
+    """
+    _context("set_response_cookie").set_cookie(name, value, **options)
+
+
+def delete_response_cookie(name: str, **attributes: Unpack[CookieAttributes]) -> None:
+    """Expire an application cookie in the current request's response; pass
+    the Path and Domain it was set with.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        CookieError: the name is invalid or is the session cookie's.
+        ProtocolError: the response's headers were already sent.
+
+    """
+    _context("delete_response_cookie").delete_cookie(name, **attributes)
