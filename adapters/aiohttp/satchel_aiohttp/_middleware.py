@@ -32,9 +32,12 @@ from satchel import (
     CookieOptions,
     Exchange,
     ProtocolError,
+    RequestContext,
     Session,
     State,
     StoreError,
+    enter_request,
+    exit_request,
     session_timed_out,
 )
 
@@ -85,14 +88,17 @@ class Adapter:
 
 
 @final
-class _RequestState:
-    """One request's exchange and what the adapter knows about it."""
+class _RequestState(RequestContext):
+    """One request's exchange and what the adapter knows about it; the
+    request's `satchel.RequestContext` while it is served.
+    """
 
-    __slots__ = ("adapter", "done", "exchange", "lock", "logged")
+    __slots__ = ("adapter", "done", "exchange", "lock", "logged", "request")
 
-    def __init__(self, adapter: Adapter, exchange: Exchange) -> None:
+    def __init__(self, adapter: Adapter, exchange: Exchange, request: web.Request) -> None:
         self.adapter = adapter
         self.exchange = exchange
+        self.request = request
         # True once the exchange is finished, or abandoned after an
         # unhandled error: nothing of this request is finished again.
         self.done = False
@@ -107,6 +113,65 @@ class _RequestState:
             return
         self.logged = error
         self.adapter.runtime.log_store_error(error)
+
+    def get_session(self) -> Session:
+        """The session once `load_session` (or `get_session`) has loaded it."""
+        if self.done:
+            raise ProtocolError(
+                "the session was asked for after the response was prepared: its headers "
+                "are sent, so the session can no longer change"
+            )
+        if self.exchange.state is not State.OPEN:
+            raise ProtocolError(
+                "the session of this request is not loaded yet, and loading it awaits the "
+                "store: use `await satchel.load_current_session()`"
+            )
+        return self.exchange.session
+
+    async def load_session(self) -> Session:
+        """The session, loaded on first use; see `get_session` (the function)."""
+        exchange = self.exchange
+        if self.done:
+            raise ProtocolError(
+                "get_session() after the response was prepared: its headers are sent, "
+                "so the session can no longer change"
+            )
+        if exchange.state is State.OPEN:
+            return exchange.session
+        runtime = self.adapter.runtime
+        if runtime.store is None:
+            # Cookie storage: no I/O, so no other task can interleave.
+            session = await runtime.load(exchange)
+        else:
+            lock = self.lock
+            if lock is None:
+                lock = self.lock = asyncio.Lock()
+            async with lock:
+                if exchange.state is not State.IDLE:
+                    # Another task of this request opened it while this one waited.
+                    return exchange.session
+                try:
+                    session = await runtime.load(exchange)
+                except StoreError as error:
+                    self.log_store_error(error)
+                    raise
+        # Only the call that opened the session gets here: the hook runs once.
+        if session_timed_out(session):
+            await self.adapter.on_timeout(self.request, session)
+        return session
+
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        """The request's cookies; see `request_cookies` (the function)."""
+        return self.exchange.request_cookies
+
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+        """Add an application cookie; see `set_cookie` (the function)."""
+        self.exchange.set_cookie(name, value, **options)
+
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
+        """Expire an application cookie; see `delete_cookie` (the function)."""
+        self.exchange.delete_cookie(name, **attributes)
 
 
 # aiohttp 3.14 added typed request keys and warns about plain string keys;
@@ -146,36 +211,7 @@ async def get_session(request: web.BaseRequest) -> Session:
         RuntimeError: `setup` was not called for this application.
 
     """
-    state = _state_of(request)
-    exchange = state.exchange
-    if state.done:
-        raise ProtocolError(
-            "get_session() after the response was prepared: its headers are sent, "
-            "so the session can no longer change"
-        )
-    if exchange.state is State.OPEN:
-        return exchange.session
-    runtime = state.adapter.runtime
-    if runtime.store is None:
-        # Cookie storage: no I/O, so no other task can interleave.
-        session = await runtime.load(exchange)
-    else:
-        lock = state.lock
-        if lock is None:
-            lock = state.lock = asyncio.Lock()
-        async with lock:
-            if exchange.state is not State.IDLE:
-                # Another task of this request opened it while this one waited.
-                return exchange.session
-            try:
-                session = await runtime.load(exchange)
-            except StoreError as error:
-                state.log_store_error(error)
-                raise
-    # Only the call that opened the session gets here: the hook runs once.
-    if session_timed_out(session):
-        await state.adapter.on_timeout(cast(web.Request, request), session)
-    return session
+    return await _state_of(request).load_session()
 
 
 def request_cookies(request: web.BaseRequest) -> Mapping[str, str]:
@@ -185,7 +221,7 @@ def request_cookies(request: web.BaseRequest) -> Mapping[str, str]:
     pair is skipped, never an error); the first of duplicated names wins.
     Values are returned as sent, not decoded.
     """
-    return _state_of(request).exchange.request_cookies
+    return _state_of(request).request_cookies
 
 
 def set_cookie(
@@ -203,7 +239,7 @@ def set_cookie(
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(request).exchange.set_cookie(name, value, **options)
+    _state_of(request).set_cookie(name, value, **options)
 
 
 def delete_cookie(
@@ -216,7 +252,7 @@ def delete_cookie(
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(request).exchange.delete_cookie(name, **attributes)
+    _state_of(request).delete_cookie(name, **attributes)
 
 
 async def _finish(state: _RequestState, response: web.StreamResponse) -> None:
@@ -272,38 +308,43 @@ def make_middleware(adapter: Adapter) -> Middleware:
     ) -> web.StreamResponse:
         # All values of the header, raw: satchel parses them itself.
         exchange = begin(request.headers.getall("Cookie", ()))
-        state = _RequestState(adapter, exchange)
+        state = _RequestState(adapter, exchange, request)
         request[_STATE_KEY] = state
+        # The request's context, for `satchel.current_session()` and the like.
+        token = enter_request(state)
         try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            # A redirect or error raised as an exception is a response too:
-            # the session changes made before it are kept.
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                # A redirect or error raised as an exception is a response too:
+                # the session changes made before it are kept.
+                if not state.done:
+                    try:
+                        await _finish(state, exc)
+                    except StoreError as error:
+                        return await _store_failed(request, state, error)
+                raise
+            except StoreError as error:
+                state.done = True
+                exchange.abandon()  # nothing of a failed request is saved
+                if _headers_sent(request):
+                    raise  # too late for another response; aiohttp closes the connection
+                return await _store_failed(request, state, error)
+            except BaseException:
+                # An unhandled error becomes aiohttp's 500: like a failed
+                # transaction, nothing this request did to the session is saved,
+                # and the session raises ProtocolError if anything touches it later.
+                state.done = True
+                exchange.abandon()
+                raise
             if not state.done:
                 try:
-                    await _finish(state, exc)
+                    await _finish(state, response)
                 except StoreError as error:
                     return await _store_failed(request, state, error)
-            raise
-        except StoreError as error:
-            state.done = True
-            exchange.abandon()  # nothing of a failed request is saved
-            if _headers_sent(request):
-                raise  # too late for another response; aiohttp closes the connection
-            return await _store_failed(request, state, error)
-        except BaseException:
-            # An unhandled error becomes aiohttp's 500: like a failed
-            # transaction, nothing this request did to the session is saved,
-            # and the session raises ProtocolError if anything touches it later.
-            state.done = True
-            exchange.abandon()
-            raise
-        if not state.done:
-            try:
-                await _finish(state, response)
-            except StoreError as error:
-                return await _store_failed(request, state, error)
-        return response
+            return response
+        finally:
+            exit_request(token)
 
     return satchel_session_middleware
 
