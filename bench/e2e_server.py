@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -72,6 +73,9 @@ def aiohttp_app(variant: str, redis_url: str | None) -> Any:
         app.router.add_get("/login", bare)
         return app
 
+    if variant == "aiohttp-floor-redis":
+        return floor_app(redis_url)
+
     if variant.startswith("aiohttp-satchel"):
         import satchel_aiohttp
         from satchel import Keyring, Settings
@@ -108,6 +112,106 @@ def aiohttp_app(variant: str, redis_url: str | None) -> Any:
     async def sign_in(request: web.Request) -> web.Response:
         return web.Response(text=login(await get_session(request)))
 
+    app.router.add_get("/", handler)
+    app.router.add_get("/login", sign_in)
+    return app
+
+
+def resp(*parts: bytes) -> bytes:
+    """One command in RESP, packed once, ahead of the requests."""
+    return b"*%d\r\n" % len(parts) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(part), part) for part in parts
+    )
+
+
+def stored_record() -> bytes:
+    """What satchel stores for the benchmark's logged-in session: its size
+    is the floor's value size."""
+    from satchel import Keyring, Load, Missing, Op, Result, Save, Saved, SessionProtocol, Settings
+    from satchel.testing import Browser, ManualClock
+
+    saved: list[bytes] = []
+
+    class Capture:
+        def execute(self, op: Op) -> Result:
+            if isinstance(op, Save):
+                saved.append(op.value)
+                return Saved(revision=op.new_revision)
+            assert isinstance(op, Load)
+            return Missing()
+
+    protocol = SessionProtocol(Settings(keyring=Keyring([SECRET])), storage="server")
+    Browser(protocol, ManualClock(), Capture()).request(login)
+    return saved[-1]
+
+
+def floor_app(redis_url: str | None) -> Any:
+    """The physical floor of a Redis-backed session.
+
+    Per request, the two round trips a changed session costs: a ``GET``,
+    then the compare-and-set ``EVALSHA`` with satchel's script and arguments
+    of the same shape and size; each is one write and one read on a plain
+    asyncio connection, with the commands packed once at start-up. No
+    client library, no cookie, no session: what is left is aiohttp, asyncio
+    and the sockets.
+    """
+    import struct
+    from urllib.parse import urlsplit
+
+    from aiohttp import web
+
+    from satchel_redis._store import _UPDATE_SCRIPT
+
+    assert redis_url is not None
+    url = urlsplit(redis_url)
+    database = url.path.strip("/").encode() or b"0"
+    key = b"floor:{" + b"k" * 43 + b"}"
+    header = struct.pack(">BQ", 1, 1)
+    value = header + stored_record()
+    get = resp(b"GET", key)
+    commands: dict[str, bytes] = {}
+    visits = itertools.count(1)
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        writer.write(resp(b"SELECT", database))
+        if await reader.readline() != b"+OK\r\n":
+            raise RuntimeError("SELECT failed")
+        return reader, writer
+
+    async def start(app: web.Application) -> None:
+        reader, writer = await connect()
+        writer.write(resp(b"SET", key, value) + resp(b"SCRIPT", b"LOAD", _UPDATE_SCRIPT.encode()))
+        if await reader.readline() != b"+OK\r\n":
+            raise RuntimeError("SET failed")
+        length = int((await reader.readline())[1:])
+        sha = (await reader.readexactly(length + 2))[:-2]
+        commands["cas"] = resp(b"EVALSHA", sha, b"1", key, header, value, b"1800000")
+        idle.append((reader, writer))
+
+    async def handler(request: web.Request) -> web.Response:
+        reader, writer = idle.pop() if idle else await connect()
+        writer.write(get)
+        line = await reader.readline()
+        if line[:1] != b"$" or line == b"$-1\r\n":
+            raise RuntimeError(f"GET answered {line!r}")
+        await reader.readexactly(int(line[1:]) + 2)
+        writer.write(commands["cas"])
+        if await reader.readline() != b":1\r\n":
+            raise RuntimeError("the compare-and-set did not write")
+        idle.append((reader, writer))
+        # The body changes as a session handler's does, one count per request.
+        return web.Response(text=f"{BARE_BODY[:-1]}{next(visits)}")
+
+    async def sign_in(request: web.Request) -> web.Response:
+        # A cookie, as the benchmark's log-in step expects from every variant.
+        response = web.Response(text="logged in")
+        response.set_cookie("floor", "1")
+        return response
+
+    app = web.Application()
+    app.on_startup.append(start)
     app.router.add_get("/", handler)
     app.router.add_get("/login", sign_in)
     return app
@@ -444,6 +548,7 @@ LABELS: dict[str, str] = {
     "aiohttp-satchel-redis": "aiohttp: satchel, Redis",
     "aiohttp-session-cookie": "aiohttp: aiohttp-session, encrypted cookie",
     "aiohttp-session-redis": "aiohttp: aiohttp-session, Redis",
+    "aiohttp-floor-redis": "aiohttp: the floor, GET + compare-and-set on a plain socket",
     "tornado-bare": "Tornado: bare handler",
     "tornado-satchel-cookie": "Tornado: satchel, cookie",
     "tornado-signed-cookie": "Tornado: own signed cookie",
