@@ -20,6 +20,7 @@ from satchel import (
     EndedReason,
     Exchange,
     ProtocolError,
+    RequestContext,
     Session,
     SessionTimedOut,
     State,
@@ -48,14 +49,17 @@ spec's own extension keys, so it never collides with a framework's)."""
 
 
 @final
-class RequestState:
-    """One request's exchange and what the middleware knows about it."""
+class RequestState(RequestContext):
+    """One request's exchange and what the middleware knows about it; the
+    request's `satchel.RequestContext` while the middleware serves it.
+    """
 
     __slots__ = (
         "done",
         "exchange",
         "lock",
         "runtime",
+        "scope",
         "store_error",
         "timed_out",
         "timeout_answered",
@@ -63,10 +67,16 @@ class RequestState:
     )
 
     def __init__(
-        self, runtime: AsyncSessionRuntime, exchange: Exchange, *, websocket: bool
+        self,
+        runtime: AsyncSessionRuntime,
+        exchange: Exchange,
+        scope: MutableMapping[str, Any],
+        *,
+        websocket: bool,
     ) -> None:
         self.runtime = runtime
         self.exchange = exchange
+        self.scope = scope
         self.websocket = websocket
         # True once the exchange is finished or abandoned: the headers are
         # decided, and nothing of this request is finished again.
@@ -91,6 +101,75 @@ class RequestState:
             raise self.store_error
         if self.timed_out is not None and not self.timeout_answered:
             raise SessionTimedOut(self.timed_out)
+
+    async def load(self, scope: MutableMapping[str, Any]) -> Session:
+        """The session, opened and loaded on first use, published in `scope`;
+        see `load_session`.
+        """
+        self.check_usable()
+        exchange = self.exchange
+        if exchange.state is State.OPEN:
+            return exchange.session
+        if self.done:
+            raise ProtocolError(
+                "load_session() after the response started: its headers are sent, "
+                "so the session can no longer change"
+            )
+        runtime = self.runtime
+        if runtime.store is None:
+            # Cookie storage: no I/O, so no other task can interleave.
+            session = await runtime.load(exchange)
+        else:
+            lock = self.lock
+            if lock is None:
+                lock = self.lock = asyncio.Lock()
+            async with lock:
+                self.check_usable()
+                if exchange.state is not State.IDLE:
+                    # Another task of this request opened it while this one waited.
+                    return exchange.session
+                try:
+                    session = await runtime.load(exchange)
+                except StoreError as error:
+                    self.store_failed(error)
+                    raise
+        _publish(scope, session)
+        # Only the call that opened the session gets here. A websocket client
+        # cannot follow a redirect: it gets the fresh session (ended_reason says
+        # why), and the accept carries the header that expires the old cookie.
+        if session_timed_out(session) and not self.websocket:
+            self.timed_out = session.ended_reason
+            raise SessionTimedOut(session.ended_reason)  # type: ignore[arg-type]
+        return session
+
+    def get_session(self) -> Session:
+        """The session once loaded (no I/O); see `get_session` (the function)."""
+        self.check_usable()
+        exchange = self.exchange
+        if exchange.state is State.IDLE and not self.done:
+            raise ProtocolError(
+                "the session of this request is not loaded yet, and loading it awaits the "
+                "store: await satchel_asgi.load_session(request) (or "
+                "satchel.load_current_session()) first"
+            )
+        return exchange.session
+
+    async def load_session(self) -> Session:
+        """The session, loaded on first use; see `load_session` (the function)."""
+        return await self.load(self.scope)
+
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        """The request's cookies; see `request_cookies` (the function)."""
+        return self.exchange.request_cookies
+
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+        """Add an application cookie; see `set_cookie` (the function)."""
+        self.exchange.set_cookie(name, value, **options)
+
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
+        """Expire an application cookie; see `delete_cookie` (the function)."""
+        self.exchange.delete_cookie(name, **attributes)
 
 
 def scope_of(connection: Any) -> MutableMapping[str, Any]:
@@ -144,42 +223,7 @@ async def load_session(scope: Any) -> Session:
 
     """
     asgi_scope = scope_of(scope)
-    state = _state_of(asgi_scope)
-    state.check_usable()
-    exchange = state.exchange
-    if exchange.state is State.OPEN:
-        return exchange.session
-    if state.done:
-        raise ProtocolError(
-            "load_session() after the response started: its headers are sent, "
-            "so the session can no longer change"
-        )
-    runtime = state.runtime
-    if runtime.store is None:
-        # Cookie storage: no I/O, so no other task can interleave.
-        session = await runtime.load(exchange)
-    else:
-        lock = state.lock
-        if lock is None:
-            lock = state.lock = asyncio.Lock()
-        async with lock:
-            state.check_usable()
-            if exchange.state is not State.IDLE:
-                # Another task of this request opened it while this one waited.
-                return exchange.session
-            try:
-                session = await runtime.load(exchange)
-            except StoreError as error:
-                state.store_failed(error)
-                raise
-    _publish(asgi_scope, session)
-    # Only the call that opened the session gets here. A websocket client
-    # cannot follow a redirect: it gets the fresh session (ended_reason says
-    # why), and the accept carries the header that expires the old cookie.
-    if session_timed_out(session) and not state.websocket:
-        state.timed_out = session.ended_reason
-        raise SessionTimedOut(session.ended_reason)  # type: ignore[arg-type]
-    return session
+    return await _state_of(asgi_scope).load(asgi_scope)
 
 
 def get_session(scope: Any) -> Session:
@@ -196,15 +240,7 @@ def get_session(scope: Any) -> Session:
         RuntimeError: the application is not wrapped in `SessionMiddleware`.
 
     """
-    state = _state_of(scope)
-    state.check_usable()
-    exchange = state.exchange
-    if exchange.state is State.IDLE and not state.done:
-        raise ProtocolError(
-            "get_session() before the session was loaded: await "
-            "satchel_asgi.load_session(request) first"
-        )
-    return exchange.session
+    return _state_of(scope).get_session()
 
 
 def request_cookies(scope: Any) -> Mapping[str, str]:
@@ -214,7 +250,7 @@ def request_cookies(scope: Any) -> Mapping[str, str]:
     malformed pair is skipped, never an error); the first of duplicated
     names wins. Values are returned as sent, not decoded.
     """
-    return _state_of(scope).exchange.request_cookies
+    return _state_of(scope).request_cookies
 
 
 def set_cookie(scope: Any, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
@@ -230,7 +266,7 @@ def set_cookie(scope: Any, name: str, value: str, **options: Unpack[CookieOption
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(scope).exchange.set_cookie(name, value, **options)
+    _state_of(scope).set_cookie(name, value, **options)
 
 
 def delete_cookie(scope: Any, name: str, **attributes: Unpack[CookieAttributes]) -> None:
@@ -241,4 +277,4 @@ def delete_cookie(scope: Any, name: str, **attributes: Unpack[CookieAttributes])
         satchel.ProtocolError: the response's headers were already sent.
 
     """
-    _state_of(scope).exchange.delete_cookie(name, **attributes)
+    _state_of(scope).delete_cookie(name, **attributes)

@@ -27,6 +27,8 @@ from satchel import (
     Settings,
     StoreError,
     SweepTask,
+    enter_request,
+    exit_request,
 )
 
 from ._access import LOGGER, SCOPE_KEY, RequestState, SessionTimedOut
@@ -214,10 +216,15 @@ class SessionMiddleware:
         # nothing is parsed until someone reads a cookie or the session.
         cookies = [value.decode("latin-1") for name, value in scope["headers"] if name == b"cookie"]
         state = RequestState(
-            self.runtime, self.runtime.begin(cookies), websocket=kind == "websocket"
+            self.runtime, self.runtime.begin(cookies), scope, websocket=kind == "websocket"
         )
         scope[SCOPE_KEY] = state
-        await _Call(self, scope, receive, send, state).run()
+        # The request's context, for `satchel.current_session()` and the like.
+        token = enter_request(state)
+        try:
+            await _Call(self, scope, receive, send, state).run()
+        finally:
+            exit_request(token)
 
     async def _redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The default timeout response: 302 to `timeout_location`."""
