@@ -12,6 +12,7 @@ from satchel import (
     CookieOptions,
     EndedReason,
     Exchange,
+    RequestContext,
     Session,
     SessionRuntime,
     SessionTimedOut,
@@ -35,13 +36,16 @@ logger = logging.getLogger("satchel.wsgi")
 
 
 @final
-class SessionHandle:
+class SessionHandle(RequestContext):
     """One request's access to its session and cookies.
 
     The middleware puts one in ``environ["satchel.handle"]`` (see `environ_key`)
-    for every request. Reading `session` is what opens the session: a request
-    that never reads it costs no store operation and gets no session cookie.
-    Reading and writing application cookies never opens the session.
+    for every request, and binds it as the request's `satchel.RequestContext`
+    while the application runs and its body is iterated, so
+    ``satchel.current_session()`` is `session` from any function. Reading
+    `session` is what opens the session: a request that never reads it costs
+    no store operation and gets no session cookie. Reading and writing
+    application cookies never opens the session.
     """
 
     __slots__ = (
@@ -95,6 +99,16 @@ class SessionHandle:
                 raise SessionTimedOut(self._ended_reason)  # type: ignore[arg-type]
         # Raises ProtocolError once the exchange has finished.
         return exchange.session
+
+    def get_session(self) -> Session:
+        """`session`, as a method (the `satchel.RequestContext` interface)."""
+        return self.session
+
+    async def load_session(self) -> Session:
+        """`session`, as a coroutine (the `satchel.RequestContext` interface):
+        the store is synchronous, so it is loaded right here.
+        """
+        return self.session
 
     def _store_failed(self, error: StoreError) -> None:
         if self._store_error is None:

@@ -25,6 +25,8 @@ from satchel import (
     Store,
     StoreError,
     SweepThread,
+    enter_request,
+    exit_request,
 )
 
 from ._handle import DEFAULT_ENVIRON_KEY, SessionHandle, logger
@@ -40,6 +42,8 @@ _Headers = tuple[tuple[str, str], ...]
 _Write = Callable[[bytes], object]
 
 _TEXT = "text/plain; charset=utf-8"
+# Bodies that run no application code while they are iterated.
+_PLAIN_BODIES = (list, tuple)
 _TIMEOUT_BODY = b"Your session has timed out.\n"
 
 
@@ -166,14 +170,20 @@ class SessionMiddleware:
         exchange = self.runtime.begin(header)
         call = _Call(self, environ, start_response, SessionHandle(exchange, self.runtime))
         environ[self.environ_key] = call.handle
+        # The request's context, for `satchel.current_session()` and the like;
+        # bound again while the server iterates a lazy body (see _Body).
+        token = enter_request(call.handle)
         try:
-            body = self.app(environ, call.start_response)
-        except Exception:
-            replacement = call.replacement_body()
-            if replacement is None:
-                raise
-            return _Body(call, replacement)
-        return _Body(call, body)
+            try:
+                body = self.app(environ, call.start_response)
+            except Exception:
+                replacement = call.replacement_body()
+                if replacement is None:
+                    raise
+                return _Body(call, replacement)
+            return _Body(call, body)
+        finally:
+            exit_request(token)
 
     def close(self) -> None:
         """Stop the sweep thread (if any) and wait for it; requests still work.
@@ -281,7 +291,12 @@ class _Call:
         # exchange finishes when it starts its response, which so carries the
         # header that expires the ended session's cookie: no redirect loop.
         handle._timeout_answered = True
-        return self._settle(self.middleware.on_timeout(self.environ, self._start_with_session))
+        token = enter_request(handle)  # the hook may use the session, from any thread
+        try:
+            body = self.middleware.on_timeout(self.environ, self._start_with_session)
+        finally:
+            exit_request(token)
+        return self._settle(body)
 
     def _settle(self, body: Iterable[bytes]) -> Iterable[bytes]:
         """Make the timeout response's `body` the replacement, unless the store
@@ -304,20 +319,34 @@ class _Body:
     """The iterable the server gets: the application's body, or the
     replacement response when the request met a timeout or a store failure
     (which a generator application may only reveal once it is iterated).
+
+    A lazy body (a generator application's) runs the application's code
+    while the server iterates it, so the request's context is bound around
+    each step and around `close`; a list or tuple runs no code.
     """
 
-    __slots__ = ("_call", "_closables", "_iterable", "_iterator")
+    __slots__ = ("_call", "_closables", "_iterable", "_iterator", "_lazy")
 
     def __init__(self, call: _Call, iterable: Iterable[bytes]) -> None:
         self._call = call
         self._iterable = iterable
         self._iterator: Iterator[bytes] | None = None
         self._closables: list[Iterable[bytes]] = [iterable]
+        self._lazy = type(iterable) not in _PLAIN_BODIES
 
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
+        if not self._lazy:
+            return self._next()
+        token = enter_request(self._call.handle)
+        try:
+            return self._next()
+        finally:
+            exit_request(token)
+
+    def _next(self) -> bytes:
         call = self._call
         while True:
             if self._replaced():
@@ -325,6 +354,9 @@ class _Body:
                 assert call.replacement is not None
                 self._iterable, self._iterator = call.replacement, None
                 self._closables.append(call.replacement)
+                if not self._lazy:
+                    self._lazy = True
+                    return self.__next__()  # the replacement runs code: bind the context
             try:
                 if self._iterator is None:
                     self._iterator = iter(self._iterable)
@@ -345,7 +377,14 @@ class _Body:
 
     def close(self) -> None:
         """Close every iterable this response used (PEP 3333)."""
-        _close_all(self._closables)
+        if not self._lazy:
+            _close_all(self._closables)
+            return
+        token = enter_request(self._call.handle)
+        try:
+            _close_all(self._closables)
+        finally:
+            exit_request(token)
 
 
 def _close_all(iterables: list[Iterable[bytes]]) -> None:
