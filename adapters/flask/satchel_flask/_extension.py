@@ -34,9 +34,11 @@ from satchel import (
     Store,
     StoreError,
     SweepThread,
+    enter_request,
+    exit_request,
 )
 
-from ._session import FlaskSession
+from ._session import _ENVIRON_KEY, FlaskSession
 
 if TYPE_CHECKING:
     from flask.typing import ResponseReturnValue
@@ -56,7 +58,7 @@ __all__ = [
     "set_cookie",
 ]
 
-ENVIRON_KEY: Final = "satchel_flask.session"
+ENVIRON_KEY: Final = _ENVIRON_KEY
 """The WSGI environ key each request's `FlaskSession` is kept under (the
 helpers find it there; ``flask.session`` is the same object)."""
 
@@ -178,6 +180,9 @@ class Satchel:
         app.extensions["satchel"] = self
         # Nothing of a request that failed with an unhandled error is saved.
         got_request_exception.connect(_abandon_on_error, app, weak=False)
+        # Registered first, so it runs after the application's own teardown
+        # functions (Flask runs them in reverse): those may still use the context.
+        app.teardown_request(_exit_request_context)
 
     def close(self) -> None:
         """Stop the sweep thread (if any) and wait for it; requests still work.
@@ -210,6 +215,14 @@ def _answer(hook: Callable[[Any], ResponseReturnValue], argument: Any) -> Respon
     except HTTPException as raised:
         return current_app.make_response(raised.get_response())
     return current_app.make_response(value)
+
+
+def _exit_request_context(error: BaseException | None) -> None:
+    """Flask's ``teardown_request``: unbind the context `open_session` bound."""
+    session = request.environ.get(ENVIRON_KEY)
+    if isinstance(session, FlaskSession) and session._token is not None:
+        token, session._token = session._token, None
+        exit_request(token)
 
 
 def _abandon_on_error(sender: Flask, exception: BaseException, **extra: Any) -> None:
@@ -249,6 +262,9 @@ class SatchelSessionInterface(SessionInterface):
             extension.runtime.begin(request.environ.get("HTTP_COOKIE")), extension
         )
         request.environ[ENVIRON_KEY] = session
+        # The request's context, for `satchel.current_session()` and the like,
+        # until Flask tears the request down.
+        session._token = enter_request(session)
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:

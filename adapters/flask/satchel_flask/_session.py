@@ -10,8 +10,10 @@ store operation and sets no cookie.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextvars import Token
 from typing import TYPE_CHECKING, Any, Final, Unpack, overload
 
+from flask import has_request_context, request
 from flask.sessions import SessionMixin
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -21,6 +23,8 @@ from satchel import (
     CookieOptions,
     EndedReason,
     Exchange,
+    NoRequestContext,
+    RequestContext,
     SatchelError,
     Session,
     State,
@@ -37,6 +41,9 @@ if TYPE_CHECKING:
     from ._extension import Satchel
 
 __all__ = ["FLASHES_KEY", "FlaskSession", "SessionTimedOut", "SessionUnavailable"]
+
+# The environ key the session is kept under (ENVIRON_KEY in _extension).
+_ENVIRON_KEY: Final = "satchel_flask.session"
 
 FLASHES_KEY: Final = "_flashes"
 """The key Flask's ``flash()`` and ``get_flashed_messages()`` use; `FlaskSession`
@@ -118,8 +125,12 @@ class SessionUnavailable(ServiceUnavailable, SatchelError):
         return self._session._store_error_response()
 
 
-class FlaskSession(SessionMixin):
+class FlaskSession(SessionMixin, RequestContext):
     """``flask.session`` under `Satchel`: a `satchel.Session`, opened on first use.
+
+    It is also the request's `satchel.RequestContext`, bound while Flask's
+    request context is pushed, so ``satchel.current_session()`` is `satchel`
+    (the same session as ``flask.session``) from any function.
 
     Reading and writing it works as with Flask's own session (it is a
     ``MutableMapping``); `satchel` is the `satchel.Session` underneath, with
@@ -156,6 +167,8 @@ class FlaskSession(SessionMixin):
         self._store_error_answered = False
         self._failed = False
         self._saved = False
+        # The binding of this request's context (see SatchelSessionInterface).
+        self._token: Token[RequestContext] | None = None
         self.modified = False
         self.accessed = False
 
@@ -312,15 +325,38 @@ class FlaskSession(SessionMixin):
     @property
     def request_cookies(self) -> Mapping[str, str]:
         """Every cookie of the request, name → value as sent; does not open the session."""
-        return self._exchange.request_cookies
+        return self._in_request()._exchange.request_cookies
 
     def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
         """Add a validated ``Set-Cookie`` for an application cookie to the response."""
-        self._exchange.set_cookie(name, value, **options)
+        self._in_request()._exchange.set_cookie(name, value, **options)
 
     def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
-        self._exchange.delete_cookie(name, **attributes)
+        self._in_request()._exchange.delete_cookie(name, **attributes)
+
+    # -- the request's context: satchel.current_session() and the like ----------
+
+    def _in_request(self) -> FlaskSession:
+        # A context left bound by a teardown that failed must never answer
+        # for a later request of the same thread.
+        current: object = request.environ.get(_ENVIRON_KEY) if has_request_context() else None
+        if current is not self:
+            raise NoRequestContext(
+                "the satchel context belongs to a Flask request that has ended; "
+                "no request is being served in this thread"
+            )
+        return self
+
+    def get_session(self) -> Session:
+        """`satchel`, from the request's context (``satchel.current_session()``)."""
+        return self._in_request().satchel
+
+    async def load_session(self) -> Session:
+        """`satchel`, from the request's context (``satchel.load_current_session()``):
+        the store is synchronous, so it is loaded right here.
+        """
+        return self._in_request().satchel
 
     # -- the end of the request (called by the session interface) ----------------
 
