@@ -16,7 +16,7 @@ import inspect
 import sys
 from asyncio import Future
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Unpack
+from typing import Any, Final, Unpack, final
 
 import tornado.web
 
@@ -29,9 +29,12 @@ from satchel import (
     CookieOptions,
     Exchange,
     ProtocolError,
+    RequestContext,
     Session,
     State,
     StoreError,
+    enter_request,
+    exit_request,
     session_timed_out,
 )
 
@@ -81,6 +84,47 @@ def _relay(source: Future[None], target: Future[None]) -> None:
     source.add_done_callback(copy)
 
 
+@final
+class _HandlerContext(RequestContext):
+    """A handler's `satchel.RequestContext`: ``satchel.current_session()``
+    and the like, answered by the handler's own accessors.
+    """
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: SessionMixin) -> None:
+        self.handler = handler
+
+    def get_session(self) -> Session:
+        handler = self.handler
+        exchange = handler._satchel_exchange
+        if exchange is not None and exchange.state is State.OPEN:
+            return exchange.session
+        if handler._satchel_closed or (exchange is not None and exchange.state is not State.IDLE):
+            raise ProtocolError(
+                "the session was asked for after the response was finished or its "
+                "headers were sent, so it can no longer change"
+            )
+        raise ProtocolError(
+            "the session of this request is not loaded yet, and loading it awaits the "
+            "store: use `await satchel.load_current_session()` (or "
+            "`await self.get_session()` in the handler)"
+        )
+
+    async def load_session(self) -> Session:
+        return await self.handler.get_session()
+
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        return self.handler.request_cookies
+
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+        self.handler.set_response_cookie(name, value, **options)
+
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
+        self.handler.delete_response_cookie(name, **attributes)
+
+
 class SessionMixin(tornado.web.RequestHandler):
     """Mix into a `RequestHandler` to give it a session.
 
@@ -98,6 +142,10 @@ class SessionMixin(tornado.web.RequestHandler):
     returning, `finish`, `redirect`, `render`, ``raise HTTPError(...)``,
     ``raise Finish()``, or the first `flush` of a streamed response. After
     that the session raises `satchel.ProtocolError` if touched.
+
+    While a request is served (its ``prepare``, handler method, ``on_finish``
+    and the tasks they start), ``satchel.load_current_session()`` and the
+    other request-scoped accessors reach the same session from any function.
     """
 
     # Per-request state. Class-level defaults, so no __init__ override is
@@ -115,6 +163,17 @@ class SessionMixin(tornado.web.RequestHandler):
     # send_error() cannot drop them, as with Tornado's own set_cookie).
     _satchel_headers: tuple[tuple[str, str], ...] = ()
     _satchel_refused: bool = False
+
+    async def _execute(
+        self, transforms: list[tornado.web.OutputTransform], *args: bytes, **kwargs: bytes
+    ) -> None:
+        # Tornado runs each request's _execute in a task of its own: the
+        # request's context is bound there, around everything it runs.
+        token = enter_request(_HandlerContext(self))
+        try:
+            await super()._execute(transforms, *args, **kwargs)
+        finally:
+            exit_request(token)
 
     # -- configuration ----------------------------------------------------
 
