@@ -348,6 +348,24 @@ class AdapterConformance:
         # puts in flight: every one must succeed with the default settings.
         self._concurrent_writers(client, requests=64, in_flight=64)
 
+    def test_concurrent_visitors_each_see_only_their_own_session(
+        self, live_server: LiveServer
+    ) -> None:
+        # /whoami reads the user through a helper that is passed no request:
+        # each of these requests in flight at once must find its own session.
+        visitors = [HttpClient(live_server.base_url) for _ in range(32)]
+        for index, visitor in enumerate(visitors):
+            self._ok(visitor.get(f"/login/user{index}"))
+        start = threading.Barrier(len(visitors))
+
+        def whoami(index: int) -> str:
+            start.wait(10)
+            return self._ok(visitors[index].get("/whoami")).text
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(visitors)) as pool:
+            seen = list(pool.map(whoami, range(len(visitors))))
+        assert seen == [f"user{index}" for index in range(len(visitors))]
+
     def test_concurrent_writes_to_one_key_last_writer_wins(self, client: HttpClient) -> None:
         self._ok(client.get("/login/ada"))
         cookie = client.cookie_header()

@@ -10,7 +10,7 @@ turns the `Reply` into a response. Every route answers ``GET``.
 | --- | --- | --- |
 | ``/`` | `index` | an HTML page: the user (escaped), any flash |
 | ``/login/{user}`` | `login` | regenerate the ID, set the user |
-| ``/whoami`` | `whoami` | the user, or an empty body |
+| ``/whoami`` | `whoami_anywhere` (5) | the user, or an empty body |
 | ``/remove`` | `remove` | remove the user, keep the rest |
 | ``/set-if-nil/{user}`` | `set_if_nil` | set the user if unset; answer it |
 | ``/logout`` | `logout` | invalidate the session |
@@ -31,7 +31,11 @@ is never opened. (3) The framework's redirect *exception* (302 or 303) to the
 location the function returns; a plain redirect where the framework has no
 such exception. (4) Only for frameworks with websockets (opt-in with
 ``AdapterConformance.websockets``): the handshake reads and changes the
-session before accepting, so the ``101`` carries the session cookie.
+session before accepting, so the ``101`` carries the session cookie. (5) Read
+by a helper that takes no request (`current_user`, through
+``satchel.current_session()``); asynchronous frameworks await
+`load_whoami_anywhere` instead. An adapter that binds no
+`satchel.RequestContext` answers with `whoami` (the session passed in).
 
 The hooks the suite needs beyond the routes are fields of `LiveServer`.
 """
@@ -45,6 +49,7 @@ from typing import Final
 
 import attrs
 
+from .._context import current_session, load_current_session
 from .._session import Session
 
 __all__ = [
@@ -55,10 +60,13 @@ __all__ = [
     "TEXT",
     "Reply",
     "counter",
+    "current_user",
     "flash",
     "get",
     "index",
     "list_cookies",
+    "load_current_user",
+    "load_whoami_anywhere",
     "login",
     "logout",
     "put",
@@ -70,6 +78,7 @@ __all__ = [
     "start_stream",
     "websocket_handshake",
     "whoami",
+    "whoami_anywhere",
 ]
 
 TEXT: Final = "text/plain; charset=utf-8"
@@ -113,6 +122,31 @@ def login(session: Session, user_id: str) -> Reply:
 def whoami(session: Session) -> Reply:
     """``/whoami``: the current user, or an empty body."""
     return Reply(str(session.get("user", "")))
+
+
+def current_user() -> str:
+    """The user of the request being served, or ``""``: a helper deep in the
+    call stack, with no request passed down (``satchel.current_session()``;
+    synchronous adapters, or once the session is loaded).
+    """
+    return str(current_session().get("user", ""))
+
+
+async def load_current_user() -> str:
+    """`current_user` for asynchronous adapters: awaits
+    ``satchel.load_current_session()``, which loads the session on first use.
+    """
+    return str((await load_current_session()).get("user", ""))
+
+
+def whoami_anywhere() -> Reply:
+    """``/whoami`` on a synchronous adapter: the user, read by `current_user`."""
+    return Reply(current_user())
+
+
+async def load_whoami_anywhere() -> Reply:
+    """``/whoami`` on an asynchronous adapter: the user, read by `load_current_user`."""
+    return Reply(await load_current_user())
 
 
 def remove(session: Session) -> Reply:

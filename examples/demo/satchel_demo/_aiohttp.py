@@ -38,8 +38,10 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """``GET /whoami``: the current user, or an empty body."""
-    return _respond(_routes.whoami(await satchel_aiohttp.get_session(request)))
+    """``GET /whoami``: the current user, or an empty body, read by a helper
+    that is passed no request (``satchel.load_current_session()``).
+    """
+    return _respond(await _routes.load_whoami_anywhere())
 
 
 async def remove(request: web.Request) -> web.Response:

@@ -24,7 +24,6 @@ __all__ = ["build_app", "serve"]
 _SESSION_ROUTES: dict[str, Callable[..., Reply]] = {
     "/": _routes.index,
     "/login/<user_id>": _routes.login,
-    "/whoami": _routes.whoami,
     "/remove": _routes.remove,
     "/set-if-nil/<user_id>": _routes.set_if_nil,
     "/logout": _routes.logout,
@@ -56,6 +55,11 @@ def build_app(config: DemoConfig) -> Flask:
     secure = config.settings.secure
     for rule, route in _SESSION_ROUTES.items():
         app.add_url_rule(rule, route.__name__, _session_view(route))
+
+    @app.get("/whoami")
+    def whoami() -> Response:
+        # The user, read by a helper that is passed no request.
+        return _respond(_routes.whoami_anywhere())
 
     @app.get("/cookies")
     def cookies() -> Response:
