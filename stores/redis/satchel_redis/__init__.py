@@ -7,6 +7,8 @@ a Sentinel-managed primary, or a Redis Cluster.
 
 from __future__ import annotations
 
-from ._store import DEFAULT_PREFIX, DEFAULT_TIMEOUT, AsyncRedisStore, RedisStore
+from ._async import AsyncRedisStore
+from ._shared import DEFAULT_PREFIX, DEFAULT_TIMEOUT
+from ._sync import RedisStore
 
 __all__ = ["DEFAULT_PREFIX", "DEFAULT_TIMEOUT", "AsyncRedisStore", "RedisStore"]
