@@ -94,6 +94,7 @@ TARGETS: tuple[tuple[str, str, str, float, bool], ...] = (
     ),
     ("flask-satchel-cookie", "flask-own-cookie", "Flask's own cookie session", 1 / 2, False),
     ("flask-satchel-redis", "flask-session-redis", "Flask-Session, Redis", 1.0, True),
+    ("wsgi-satchel-redis", "flask-session-redis", "Flask-Session, Redis", 1.0, True),
 )
 LIMIT_TEXT = {1 / 3: "≤ 1/3", 1 / 2: "≤ 1/2", 0.7: "≤ 0.7", 1.0: "< 1", 1.5: "≤ 1.5"}
 # What a bare handler is sent instead of a session cookie: a value of about

@@ -160,7 +160,7 @@ def floor_app(redis_url: str | None) -> Any:
 
     from aiohttp import web
 
-    from satchel_redis._store import _UPDATE_SCRIPT
+    from satchel_redis._shared import UPDATE_SCRIPT
 
     assert redis_url is not None
     url = urlsplit(redis_url)
@@ -182,7 +182,7 @@ def floor_app(redis_url: str | None) -> Any:
 
     async def start(app: web.Application) -> None:
         reader, writer = await connect()
-        writer.write(resp(b"SET", key, value) + resp(b"SCRIPT", b"LOAD", _UPDATE_SCRIPT.encode()))
+        writer.write(resp(b"SET", key, value) + resp(b"SCRIPT", b"LOAD", UPDATE_SCRIPT.encode()))
         if await reader.readline() != b"+OK\r\n":
             raise RuntimeError("SET failed")
         length = int((await reader.readline())[1:])
@@ -291,7 +291,7 @@ def serve_tornado(variant: str, port: int) -> None:
 # -- WSGI under waitress -------------------------------------------------------------
 
 
-def wsgi_app(variant: str) -> Any:
+def wsgi_app(variant: str, redis_url: str | None) -> Any:
     body = BARE_BODY.encode()
 
     def bare(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -304,7 +304,7 @@ def wsgi_app(variant: str) -> Any:
     if variant == "wsgi-bare":
         return bare
 
-    if variant == "wsgi-satchel-cookie":
+    if variant.startswith("wsgi-satchel"):
         from satchel import Keyring, Settings
         from satchel_wsgi import SessionMiddleware, get_session
 
@@ -318,7 +318,15 @@ def wsgi_app(variant: str) -> Any:
             )
             return [data]
 
-        return SessionMiddleware(app, Settings(keyring=Keyring([SECRET])), sweep_interval=None)
+        store = None
+        if variant == "wsgi-satchel-redis":
+            from satchel_redis import RedisStore
+
+            assert redis_url is not None
+            store = RedisStore.from_url(redis_url)
+        return SessionMiddleware(
+            app, Settings(keyring=Keyring([SECRET])), store=store, sweep_interval=None
+        )
 
     raise ValueError(variant)
 
@@ -554,6 +562,7 @@ LABELS: dict[str, str] = {
     "tornado-signed-cookie": "Tornado: own signed cookie",
     "wsgi-bare": "WSGI (waitress): bare app",
     "wsgi-satchel-cookie": "WSGI (waitress): satchel, cookie",
+    "wsgi-satchel-redis": "WSGI (waitress): satchel, Redis",
     "asgi-bare": "Starlette (uvicorn): bare handler",
     "asgi-satchel-cookie": "Starlette (uvicorn): satchel-asgi, cookie",
     "asgi-satchel-redis": "Starlette (uvicorn): satchel-asgi, Redis",
@@ -578,6 +587,7 @@ REQUIRES: dict[str, tuple[tuple[str, str], ...]] = {
     "aiohttp-session-redis": (("aiohttp_session", "aiohttp-session"),),
     "wsgi-bare": (("waitress", "waitress"),),
     "wsgi-satchel-cookie": (("waitress", "waitress"),),
+    "wsgi-satchel-redis": (("waitress", "waitress"),),
     "asgi-starsessions-cookie": (("starsessions", "starsessions"),),
     "asgi-starsessions-redis": (("starsessions", "starsessions"),),
     "litestar-bare": (("litestar", "litestar"),),
@@ -609,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     elif variant.startswith("tornado"):
         serve_tornado(variant, args.port)
     elif variant.startswith("wsgi"):
-        serve_wsgi(wsgi_app(variant), args.port, args.threads)
+        serve_wsgi(wsgi_app(variant, args.redis_url), args.port, args.threads)
     elif variant.startswith("flask"):
         serve_wsgi(flask_app(variant, args.redis_url), args.port, args.threads)
     elif variant.startswith("asgi"):
