@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 import pytest
@@ -118,7 +118,7 @@ def server() -> Server:
 
 def test_outside_a_request_every_accessor_names_the_problem() -> None:
     assert not satchel.has_request_context()
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "current_session": satchel.current_session,
         "current_request_cookies": satchel.current_request_cookies,
         "set_response_cookie": lambda: satchel.set_response_cookie("a", "b"),

@@ -35,7 +35,6 @@ from satchel import (
     StoreError,
     SweepThread,
     enter_request,
-    exit_request,
 )
 
 from ._session import _ENVIRON_KEY, FlaskSession
@@ -218,11 +217,16 @@ def _answer(hook: Callable[[Any], ResponseReturnValue], argument: Any) -> Respon
 
 
 def _exit_request_context(error: BaseException | None) -> None:
-    """Flask's ``teardown_request``: unbind the context `open_session` bound."""
+    """Flask's ``teardown_request``: unbind the context `open_session` bound,
+    unless a streamed body still runs (see `SatchelSessionInterface.save_session`).
+    """
     session = request.environ.get(ENVIRON_KEY)
-    if isinstance(session, FlaskSession) and session._token is not None:
-        token, session._token = session._token, None
-        exit_request(token)
+    if not isinstance(session, FlaskSession):
+        return
+    if session._teardowns_to_skip:
+        session._teardowns_to_skip -= 1
+        return
+    session._unbind()
 
 
 def _abandon_on_error(sender: Flask, exception: BaseException, **extra: Any) -> None:
@@ -278,6 +282,13 @@ class SatchelSessionInterface(SessionInterface):
         if not isinstance(session, FlaskSession) or session._saved:
             return
         session._saved = True
+        if response.is_streamed:
+            # Its body runs after the teardown: keep the request's context
+            # bound until the body is done, which is the teardown of a
+            # ``stream_with_context`` body (Flask tears the request down again
+            # after it) or else the response's close.
+            session._teardowns_to_skip = 1
+            response.call_on_close(session._unbind)
         exchange = session._exchange
         if session._failed:
             exchange.abandon()  # nothing of a failed request is saved

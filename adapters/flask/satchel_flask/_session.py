@@ -9,6 +9,7 @@ store operation and sets no cookie.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Final, Unpack, overload
@@ -29,6 +30,7 @@ from satchel import (
     Session,
     State,
     StoreError,
+    exit_request,
     session_timed_out,
 )
 
@@ -167,8 +169,10 @@ class FlaskSession(SessionMixin, RequestContext):
         self._store_error_answered = False
         self._failed = False
         self._saved = False
-        # The binding of this request's context (see SatchelSessionInterface).
+        # The binding of this request's context (see SatchelSessionInterface),
+        # and how many teardowns to let pass before unbinding it.
         self._token: Token[RequestContext] | None = None
+        self._teardowns_to_skip = 0
         self.modified = False
         self.accessed = False
 
@@ -357,6 +361,17 @@ class FlaskSession(SessionMixin, RequestContext):
         the store is synchronous, so it is loaded right here.
         """
         return self._in_request().satchel
+
+    def _unbind(self) -> None:
+        """Unbind the request's context, once (later calls do nothing)."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        # ValueError: ended in another thread or task than the one that began
+        # it. The binding there cannot be undone from here, and `_in_request`
+        # keeps it from answering for anything but this request.
+        with contextlib.suppress(ValueError):
+            exit_request(token)
 
     # -- the end of the request (called by the session interface) ----------------
 
