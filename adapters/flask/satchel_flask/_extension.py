@@ -179,9 +179,6 @@ class Satchel:
         app.extensions["satchel"] = self
         # Nothing of a request that failed with an unhandled error is saved.
         got_request_exception.connect(_abandon_on_error, app, weak=False)
-        # Registered first, so it runs after the application's own teardown
-        # functions (Flask runs them in reverse): those may still use the context.
-        app.teardown_request(_exit_request_context)
 
     def close(self) -> None:
         """Stop the sweep thread (if any) and wait for it; requests still work.
@@ -214,19 +211,6 @@ def _answer(hook: Callable[[Any], ResponseReturnValue], argument: Any) -> Respon
     except HTTPException as raised:
         return current_app.make_response(raised.get_response())
     return current_app.make_response(value)
-
-
-def _exit_request_context(error: BaseException | None) -> None:
-    """Flask's ``teardown_request``: unbind the context `open_session` bound,
-    unless a streamed body still runs (see `SatchelSessionInterface.save_session`).
-    """
-    session = request.environ.get(ENVIRON_KEY)
-    if not isinstance(session, FlaskSession):
-        return
-    if session._teardowns_to_skip:
-        session._teardowns_to_skip -= 1
-        return
-    session._unbind()
 
 
 def _abandon_on_error(sender: Flask, exception: BaseException, **extra: Any) -> None:
@@ -267,7 +251,7 @@ class SatchelSessionInterface(SessionInterface):
         )
         request.environ[ENVIRON_KEY] = session
         # The request's context, for `satchel.current_session()` and the like,
-        # until Flask tears the request down.
+        # until the response is finished (see save_session).
         session._token = enter_request(session)
         return session
 
@@ -282,13 +266,20 @@ class SatchelSessionInterface(SessionInterface):
         if not isinstance(session, FlaskSession) or session._saved:
             return
         session._saved = True
+        # The request's context, bound by open_session, ends with the
+        # response: here, or once a streamed body is done (it runs after
+        # this), when the server closes the response. Not in a teardown
+        # function: Flask's call of one costs more than the binding itself.
         if response.is_streamed:
-            # Its body runs after the teardown: keep the request's context
-            # bound until the body is done, which is the teardown of a
-            # ``stream_with_context`` body (Flask tears the request down again
-            # after it) or else the response's close.
-            session._teardowns_to_skip = 1
             response.call_on_close(session._unbind)
+            self._save(session, response)
+            return
+        try:
+            self._save(session, response)
+        finally:
+            session._unbind()
+
+    def _save(self, session: FlaskSession, response: Response) -> None:
         exchange = session._exchange
         if session._failed:
             exchange.abandon()  # nothing of a failed request is saved

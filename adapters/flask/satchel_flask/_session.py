@@ -130,9 +130,10 @@ class SessionUnavailable(ServiceUnavailable, SatchelError):
 class FlaskSession(SessionMixin, RequestContext):
     """``flask.session`` under `Satchel`: a `satchel.Session`, opened on first use.
 
-    It is also the request's `satchel.RequestContext`, bound while Flask's
-    request context is pushed, so ``satchel.current_session()`` is `satchel`
-    (the same session as ``flask.session``) from any function.
+    It is also the request's `satchel.RequestContext`, bound from the
+    request's start until its response is finished (a streamed response's
+    body included), so ``satchel.current_session()`` is `satchel` (the same
+    session as ``flask.session``) from any function.
 
     Reading and writing it works as with Flask's own session (it is a
     ``MutableMapping``); `satchel` is the `satchel.Session` underneath, with
@@ -169,10 +170,8 @@ class FlaskSession(SessionMixin, RequestContext):
         self._store_error_answered = False
         self._failed = False
         self._saved = False
-        # The binding of this request's context (see SatchelSessionInterface),
-        # and how many teardowns to let pass before unbinding it.
+        # The binding of this request's context (see SatchelSessionInterface).
         self._token: Token[RequestContext] | None = None
-        self._teardowns_to_skip = 0
         self.modified = False
         self.accessed = False
 
@@ -342,8 +341,8 @@ class FlaskSession(SessionMixin, RequestContext):
     # -- the request's context: satchel.current_session() and the like ----------
 
     def _in_request(self) -> FlaskSession:
-        # A context left bound by a teardown that failed must never answer
-        # for a later request of the same thread.
+        # A context left bound (a request context pushed by hand, never
+        # answered) must never answer for anything but its own request.
         current: object = request.environ.get(_ENVIRON_KEY) if has_request_context() else None
         if current is not self:
             raise NoRequestContext(
