@@ -11,6 +11,7 @@ __all__ = [
     "ConfigurationError",
     "CookieError",
     "NoRequestContext",
+    "OwnerIndexUnavailable",
     "ProtocolError",
     "SatchelError",
     "SatchelWarning",
@@ -139,6 +140,18 @@ class SessionTimedOut(SatchelError):
     def __init__(self, reason: EndedReason) -> None:
         super().__init__(f"the session ended by its {reason} timeout")
         self.reason: EndedReason = reason
+
+
+class OwnerIndexUnavailable(SatchelError, RuntimeError):
+    """Sessions were to be listed or ended by owner where no owner index exists.
+
+    Raised where the call is made (``end_other_sessions``, ``end_sessions``,
+    ``list_sessions``, ``end_session``) with cookie storage, whose sealed
+    cookies cannot be revoked without server state, or with a store whose
+    driver keeps no owner index (it lacks ``owner_index = True``), so that an
+    "end all" never silently leaves a session behind. Tying a session to an
+    owner works everywhere: the owner is kept in the record either way.
+    """
 
 
 class SatchelWarning(UserWarning):

@@ -31,6 +31,7 @@ from ._cookies import SetCookie, parse_cookie_pairs
 from ._errors import (
     ConfigurationError,
     CookieError,
+    OwnerIndexUnavailable,
     ProtocolError,
     SessionConflict,
     SessionTooLarge,
@@ -39,6 +40,9 @@ from ._ops import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
@@ -48,6 +52,7 @@ from ._ops import (
     Saved,
     StoreFailed,
 )
+from ._owners import SessionInfo, ending_op, listing_op, read_sessions
 from ._record import (
     EMPTY_MAP_BLOB,
     Record,
@@ -108,6 +113,8 @@ class Outcome(NamedTuple):
         discarded_by_logout: this request's changes were dropped because the
             session was ended (logged out) by a concurrent request.
         ended_reason: why the session the request presented had ended.
+        sessions_ended: how many other sessions of the owner this request
+            ended (``Session.end_other_sessions``).
     """
 
     # A named tuple: immutable, and built in a fraction of the time a frozen
@@ -118,6 +125,7 @@ class Outcome(NamedTuple):
     conflicts_retried: int = 0
     discarded_by_logout: bool = False
     ended_reason: EndedReason | None = None
+    sessions_ended: int = 0
 
     def __repr__(self) -> str:
         # Never the headers: Set-Cookie values carry session IDs.
@@ -126,7 +134,7 @@ class Outcome(NamedTuple):
             f"session_cookie_changed={self.session_cookie_changed}, "
             f"session_read={self.session_read}, conflicts_retried={self.conflicts_retried}, "
             f"discarded_by_logout={self.discarded_by_logout}, "
-            f"ended_reason={self.ended_reason!r})"
+            f"ended_reason={self.ended_reason!r}, sessions_ended={self.sessions_ended})"
         )
 
     @property
@@ -173,6 +181,10 @@ class SessionProtocol:
         storage: ``"cookie"`` to keep the whole session sealed in the cookie,
             or ``"server"`` to keep it in a store, the cookie carrying only an
             authenticated session ID.
+        owner_index: whether the store keeps an owner index (its
+            ``owner_index`` attribute), so that sessions can be listed and
+            ended by owner; `satchel.AdapterOptions` reads it off the store.
+            Always ``False`` for cookie storage.
 
     """
 
@@ -182,15 +194,21 @@ class SessionProtocol:
         "_delete_cookie",
         "_ids",
         "_sealer",
+        "owner_index",
         "settings",
         "storage",
     )
 
-    def __init__(self, settings: Settings, *, storage: StorageKind = "cookie") -> None:
+    def __init__(
+        self, settings: Settings, *, storage: StorageKind = "cookie", owner_index: bool = False
+    ) -> None:
         if storage not in ("cookie", "server"):
             raise ConfigurationError(f"storage: must be 'cookie' or 'server', got {storage!r}")
+        if not isinstance(owner_index, bool):
+            raise ConfigurationError(f"owner_index: must be True or False, got {owner_index!r}")
         self.settings = settings
         self.storage: StorageKind = storage
+        self.owner_index = owner_index and storage == "server"
         self._attributes = settings.attributes()
         expired = self._attributes + _cookies._DELETE_LIFETIME
         self._delete_cookie = f"{settings.cookie_name}={expired}"
@@ -216,6 +234,61 @@ class SessionProtocol:
 
         """
         return Exchange(self, cookie_headers, now)
+
+    def list_sessions(self, owner: str, *, now: float) -> ListOwned:
+        """The store op that lists `owner`'s sessions; read its answer with
+        `read_sessions`. (`satchel.list_sessions` runs both.)
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+            TypeError, ValueError: `owner` is not a valid owner.
+
+        """
+        return listing_op(self, owner, _finite_now(now))
+
+    def read_sessions(
+        self, owner: str, result: Result, *, now: float, current: str | None = None
+    ) -> list[SessionInfo]:
+        """`owner`'s live sessions from the answer to `list_sessions`, most
+        recently seen first; `current` is the asking session's handle.
+
+        Raises:
+            ProtocolError: `result` does not answer a `ListOwned`.
+
+        """
+        return read_sessions(self, owner, result, now=_finite_now(now), current=current)
+
+    def end_sessions(self, owner: str, *, now: float) -> EndOwned:
+        """The store op that ends every session of `owner` ("log out
+        everywhere"); the store answers `Ended` with how many.
+        (`satchel.end_sessions` runs it.)
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+            TypeError, ValueError: `owner` is not a valid owner.
+
+        """
+        return ending_op(self, owner, _finite_now(now))
+
+    def require_owner_index(self) -> None:
+        """Raise unless sessions can be listed and ended by owner.
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an
+                owner index.
+
+        """
+        if self.storage == "cookie":
+            raise OwnerIndexUnavailable(
+                "sessions kept in cookies cannot be listed or ended by owner: a sealed "
+                "cookie stays valid until it expires unless the server keeps state; "
+                "use a server-side store with an owner index (docs/owners.md)"
+            )
+        if not self.owner_index:
+            raise OwnerIndexUnavailable(
+                "the store keeps no owner index (its driver lacks owner_index = True), "
+                "so sessions cannot be listed or ended by owner"
+            )
 
 
 @final
@@ -245,6 +318,13 @@ class Exchange:
     _cookie_id_times: tuple[float, float] | None = None
     _discarded = False
     _chunks_present = 0
+    # The owner and label (docs/owners.md); most sessions have neither.
+    _owner: str | None = None
+    _label: str | None = None
+    _loaded_owner: str | None = None
+    _meta_changed = False
+    _end_others = False
+    _sessions_ended = 0
     # Lists only a few requests add to; replaced by a list on the first add.
     _queue: list[Op] | tuple[()] = ()
     _custom_cookies: list[str] | tuple[()] = ()
@@ -509,6 +589,9 @@ class Exchange:
         self._last_access = self._now
         self._loaded_data_blob = EMPTY_MAP_BLOB
         self._loaded_flash_blob = EMPTY_MAP_BLOB
+        if self._owner is not None or self._label is not None:
+            self._owner = self._label = None
+        self._meta_changed = False
 
     def _adopt(self, record: Record, revision: int | None = None) -> None:
         self._is_new = False
@@ -517,6 +600,9 @@ class Exchange:
         self._last_access = record.last_access
         self._loaded_data_blob = record.data_blob
         self._loaded_flash_blob = record.flash_blob
+        if record.owner is not None or record.label is not None:
+            self._owner = self._loaded_owner = record.owner
+            self._label = record.label
         self._session = Session(self, record.data, record.flash)
 
     # -- ops ------------------------------------------------------------
@@ -585,7 +671,9 @@ class Exchange:
             reason = _expiry(self._protocol.settings, created_at, last_access, self._now)
             if reason is not None:
                 return reason
-        return "invalid"
+        # An authentic ID whose record is gone: ended elsewhere (a logout in
+        # another request, "end all sessions" of its owner) or dropped by the store.
+        return "ended"
 
     def _drop_loaded_key(self) -> None:
         key = self._record_key
@@ -594,8 +682,25 @@ class Exchange:
 
     # -- regenerate / invalidate (called by Session) --------------------
 
-    def _regenerate(self) -> None:
+    def _regenerate(self, owner: str | None, *, set_owner: bool) -> None:
         self._regenerated = True
+        if set_owner and owner != self._owner:
+            self._owner = owner
+            self._meta_changed = True
+
+    def _set_label(self, label: str | None) -> None:
+        if label != self._label:
+            self._label = label
+            self._meta_changed = True
+
+    def _request_end_others(self) -> None:
+        self._protocol.require_owner_index()
+        if self._owner is None:
+            raise ProtocolError(
+                "end_other_sessions() on a session without an owner: tie it to one "
+                "first, with regenerate(owner=...)"
+            )
+        self._end_others = True
 
     def _invalidate(self) -> None:
         self._drop_loaded_key()
@@ -725,8 +830,8 @@ class Exchange:
 
     def _needs_write(self, data_blob: bytes, flash_blob: bytes) -> bool:
         if self._is_new:
-            return data_blob != EMPTY_MAP_BLOB or flash_blob != EMPTY_MAP_BLOB
-        if self._regenerated:
+            return data_blob != EMPTY_MAP_BLOB or flash_blob != EMPTY_MAP_BLOB or self._meta_changed
+        if self._regenerated or self._meta_changed:
             return True
         if data_blob != self._loaded_data_blob or flash_blob != self._loaded_flash_blob:
             return True
@@ -766,6 +871,8 @@ class Exchange:
                 last_access=last_access,
                 flash_blob=flash_blob,
                 data_blob=data_blob,
+                owner=self._owner,
+                label=self._label,
             )
         )
         name = settings.cookie_name
@@ -831,18 +938,30 @@ class Exchange:
 
     def _finish_server(self) -> None:
         data_blob, flash_blob = self._blobs()
-        ops: list[Op] = [Delete(key=key) for key in self._invalidated_keys]
+        ops: list[Op] = [self._delete(key) for key in self._invalidated_keys]
+        if self._end_others and self._owner is not None:
+            # Before the save: it may create this session's new key, which
+            # must survive; an updated key is kept by name.
+            keep = None if self._regenerated or self._is_new else self._record_key
+            ops.append(EndOwned(owner=self._owner, now=self._now, keep=keep))
         if self._needs_write(data_blob, flash_blob):
             previous_key = self._record_key if self._regenerated else None
             save = self._make_save(data_blob, flash_blob, create=self._is_new or self._regenerated)
             ops.append(save)
             if previous_key is not None:
-                ops.append(Delete(key=previous_key))
+                ops.append(self._delete(previous_key))
         elif self._must_expire_cookie():
             self._expire_session_cookie()
         if ops:
             self._pending = ops[0]
             self._queue = ops[1:]
+
+    def _delete(self, key: str) -> Delete:
+        # The owner is known for the key this request loaded (a key's owner
+        # never changes); a store with an owner index unfiles the key with it.
+        if key == self._loaded_key and self._loaded_owner is not None:
+            return Delete(key=key, owner=self._loaded_owner)
+        return Delete(key=key)
 
     def _make_save(self, data_blob: bytes, flash_blob: bytes, *, create: bool) -> Save:
         if create:
@@ -851,25 +970,43 @@ class Exchange:
         assert self._record_key is not None
         last_access = max(self._now, self._last_access)
         expires_at, left = self._lifetime(last_access)
-        save = Save(
+        value = pack_record(
+            created_at=self._created_at,
+            last_access=last_access,
+            flash_blob=flash_blob,
+            data_blob=data_blob,
+            owner=self._owner,
+            label=self._label,
+        )
+        if self._owner is None:
+            return Save(
+                key=self._record_key,
+                value=value,
+                ttl=left,
+                expires_at=expires_at,
+                expected_revision=None if create else self._revision,
+                now=self._now,
+            )
+        return Save(
             key=self._record_key,
-            value=pack_record(
-                created_at=self._created_at,
-                last_access=last_access,
-                flash_blob=flash_blob,
-                data_blob=data_blob,
-            ),
+            value=value,
             ttl=left,
             expires_at=expires_at,
             expected_revision=None if create else self._revision,
             now=self._now,
+            owner=self._owner,
+            max_owned=self._protocol.settings.max_sessions_per_owner,
         )
-        return save
 
     def _on_store_result(self, op: Op, result: Result) -> None:
         if isinstance(op, Delete):
             if not isinstance(result, Deleted):
                 raise self._misuse(f"{type(result).__name__} does not answer Delete")
+            return
+        if isinstance(op, EndOwned):
+            if not isinstance(result, Ended):
+                raise self._misuse(f"{type(result).__name__} does not answer EndOwned")
+            self._sessions_ended += result.count
             return
         if isinstance(op, Save):
             if isinstance(result, Saved):
@@ -952,9 +1089,15 @@ class Exchange:
             headers.append(_VARY_COOKIE)
             self._release_session()
         # Positional: (headers, session_cookie_changed, session_read,
-        # conflicts_retried, discarded_by_logout, ended_reason).
+        # conflicts_retried, discarded_by_logout, ended_reason, sessions_ended).
         self._outcome = Outcome(
-            tuple(headers), changed, read, self._conflicts, self._discarded, self._ended_reason
+            tuple(headers),
+            changed,
+            read,
+            self._conflicts,
+            self._discarded,
+            self._ended_reason,
+            self._sessions_ended,
         )
 
     @property

@@ -11,17 +11,21 @@ from __future__ import annotations
 import heapq
 import math
 import threading
-from typing import TypeAlias, final
+from typing import ClassVar, TypeAlias, final
 
 from ._errors import ConfigurationError, StoreError
 from ._ops import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -29,8 +33,8 @@ from ._ops import (
 
 __all__ = ["AsyncMemoryStore", "MemoryStore"]
 
-# (value, revision, expires_at): a tuple costs less than any object per record.
-_Record: TypeAlias = tuple[bytes, int, float]
+# (value, revision, expires_at, owner): a tuple costs less than any object per record.
+_Record: TypeAlias = tuple[bytes, int, float, str | None]
 # Most buckets hold one key, so a lone key is stored bare and only a second
 # key turns the bucket into a set (an empty set alone is over 200 bytes).
 _Bucket: TypeAlias = str | set[str]
@@ -58,7 +62,15 @@ class _MemoryEngine:
     the live ones behind them.
     """
 
-    __slots__ = ("_buckets", "_heap", "_lock", "_records", "examined", "max_sessions")
+    __slots__ = (
+        "_buckets",
+        "_heap",
+        "_lock",
+        "_owners",
+        "_records",
+        "examined",
+        "max_sessions",
+    )
 
     def __init__(self, max_sessions: int | None) -> None:
         if max_sessions is not None and (
@@ -70,6 +82,8 @@ class _MemoryEngine:
         self.max_sessions = max_sessions
         self._lock = threading.Lock()
         self._records: dict[str, _Record] = {}
+        # The owner index: owner -> the keys saved with that owner.
+        self._owners: dict[str, set[str]] = {}
         self._buckets: dict[int, _Bucket] = {}
         # May hold stale seconds (buckets since emptied, or pushed twice);
         # sweeps skip them and `_push_bucket` rebuilds the heap when they
@@ -94,10 +108,12 @@ class _MemoryEngine:
                 case Save():
                     return self._save(op)
                 case Delete():
-                    record = self._records.pop(op.key, None)
-                    if record is not None:
-                        self._unindex(op.key, record[2])
+                    self._remove(op.key)
                     return Deleted()
+                case ListOwned():
+                    return Owned(records=tuple(self._owned(op.owner, op.now)))
+                case EndOwned():
+                    return Ended(count=self._end_owned(op))
                 case _:
                     raise TypeError(f"not a store operation: {type(op).__name__}")
 
@@ -111,18 +127,81 @@ class _MemoryEngine:
         if op.expected_revision is None:
             if live:
                 return Conflict()
-            if record is None and self.max_sessions is not None:
+            if record is not None:
+                self._remove(op.key)  # an expired record, not yet swept
+                record = None
+            if op.owner is not None and op.max_owned is not None:
+                self._cap_owner(op.owner, op.max_owned, op.now)
+            if self.max_sessions is not None:
                 self._make_room(op.now, self.max_sessions)
         elif not live or record is None or record[1] != op.expected_revision:
             return Conflict()
         if record is None:
             self._index(op.key, op.expires_at)
+            if op.owner is not None:
+                self._owners.setdefault(op.owner, set()).add(op.key)
         elif _bucket_second(record[2]) != _bucket_second(op.expires_at):
             self._unindex(op.key, record[2])
             self._index(op.key, op.expires_at)
         revision = op.new_revision
-        self._records[op.key] = (op.value, revision, op.expires_at)
+        # A key keeps the owner it was created with.
+        owner = op.owner if record is None else record[3]
+        self._records[op.key] = (op.value, revision, op.expires_at, owner)
         return Saved(revision=revision)
+
+    def _remove(self, key: str) -> _Record | None:
+        record = self._records.pop(key, None)
+        if record is not None:
+            self._unindex(key, record[2])
+            if record[3] is not None:
+                self._unfile(record[3], key)
+        return record
+
+    def _unfile(self, owner: str, key: str) -> None:
+        keys = self._owners.get(owner)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._owners[owner]
+
+    def _owned(self, owner: str, now: float) -> list[tuple[str, bytes]]:
+        owned = []
+        for key in list(self._owners.get(owner, ())):
+            record = self._records.get(key)
+            if record is not None and record[2] > now:
+                owned.append((key, record[0]))
+        return owned
+
+    def _end_owned(self, op: EndOwned) -> int:
+        keys = self._owners.get(op.owner, set())
+        if op.only is not None:
+            keys = {op.only} & keys
+        ended = 0
+        for key in list(keys):
+            if key == op.keep:
+                continue
+            record = self._remove(key)
+            if record is not None and record[2] > op.now:
+                ended += 1
+        return ended
+
+    def _cap_owner(self, owner: str, limit: int, now: float) -> None:
+        """Make room for one more session of `owner`: end its least recently
+        used live sessions (the earliest expiry) beyond ``limit - 1``.
+        """
+        keys = self._owners.get(owner)
+        if keys is None or len(keys) < limit:
+            return
+        live = []
+        for key in list(keys):
+            record = self._records[key]
+            if record[2] > now:
+                live.append((record[2], key))
+            else:
+                self._remove(key)
+        live.sort()
+        for _, key in live[: max(0, len(live) - (limit - 1))]:
+            self._remove(key)
 
     def _make_room(self, now: float, limit: int) -> None:
         if len(self._records) < limit:
@@ -187,16 +266,16 @@ class _MemoryEngine:
                 heapq.heappop(heap)
                 del buckets[second]
                 for key in keys:
-                    del records[key]
+                    owner = records.pop(key)[3]
+                    if owner is not None:
+                        self._unfile(owner, key)
                 removed += len(keys)
                 continue
             # The bucket straddles `now`: check each record; every later
             # bucket starts after `now`, so the sweep ends here.
             for key in keys:
-                expires_at = records[key][2]
-                if expires_at <= now:
-                    del records[key]
-                    self._unindex(key, expires_at)
+                if records[key][2] <= now:
+                    self._remove(key)
                     removed += 1
             break
         self.examined = examined
@@ -223,6 +302,9 @@ class MemoryStore:
     """
 
     __slots__ = ("_engine",)
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     def __init__(self, *, max_sessions: int | None = None) -> None:
         self._engine = _MemoryEngine(max_sessions)
@@ -273,6 +355,9 @@ class AsyncMemoryStore:
     """
 
     __slots__ = ("_engine",)
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     def __init__(self, *, max_sessions: int | None = None) -> None:
         self._engine = _MemoryEngine(max_sessions)

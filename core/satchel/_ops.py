@@ -18,10 +18,14 @@ __all__ = [
     "Conflict",
     "Delete",
     "Deleted",
+    "EndOwned",
+    "Ended",
+    "ListOwned",
     "Load",
     "Loaded",
     "Missing",
     "Op",
+    "Owned",
     "Result",
     "Save",
     "Saved",
@@ -76,6 +80,16 @@ class Save:
             (for stores that sweep).
         expected_revision: the revision this request loaded, or ``None`` to create.
         now: the current time on the injected clock.
+        owner: the owner the session belongs to, or ``None``. A key's owner
+            never changes: it is set when the key is created and every later
+            save of the key carries the same one (a new owner means a new
+            key). A store with an owner index (``owner_index = True``) files
+            the key under its owner on a create, so that `ListOwned` and
+            `EndOwned` find it.
+        max_owned: with an owner, how many live sessions the owner may keep.
+            When a create would go over it, the store first deletes that
+            owner's least recently used sessions (the earliest `expires_at`)
+            to make room, never the one being created.
 
     """
 
@@ -85,6 +99,8 @@ class Save:
     expires_at: float
     expected_revision: int | None
     now: float
+    owner: str | None = None
+    max_owned: int | None = None
 
     @property
     def new_revision(self) -> int:
@@ -95,12 +111,67 @@ class Save:
 @final
 @attrs.frozen(kw_only=True)
 class Delete:
-    """Remove the record under `key`, if any. A store answers `Deleted`."""
+    """Remove the record under `key`, if any. A store answers `Deleted`.
+
+    Attributes:
+        key: the store key.
+        owner: the owner the record was saved with, if the exchange knows it;
+            a store with an owner index removes the key from that owner's
+            index too. A store must also cope with index entries whose record
+            is gone (deleted without the owner, or expired): it drops them
+            when it meets them.
+
+    """
 
     key: str
+    owner: str | None = None
 
 
-Op: TypeAlias = Load | Save | Delete
+@final
+@attrs.frozen(kw_only=True)
+class ListOwned:
+    """Fetch every live record of `owner`. A store answers `Owned`.
+
+    Only stores with an owner index (``owner_index = True``) are sent this
+    op; it must not scan every record. Entries of the index whose record is
+    missing or expired at `now` are left out (and may be removed).
+
+    Attributes:
+        owner: the owner, as given to `Save`.
+        now: the current time on the injected clock.
+
+    """
+
+    owner: str
+    now: float
+
+
+@final
+@attrs.frozen(kw_only=True)
+class EndOwned:
+    """Delete records of `owner`; a store answers `Ended` with how many.
+
+    Every record in the owner's index when the op runs is deleted, except
+    `keep`; with `only`, just that key, and only if it is in the owner's
+    index. Records created after the op has run are not touched; a save
+    racing it cannot bring a deleted record back, because an update needs a
+    live record (the compare-and-set of `Save`).
+
+    Attributes:
+        owner: the owner, as given to `Save`.
+        now: the current time on the injected clock.
+        keep: a key to leave alone (the current session), or ``None``.
+        only: end just this key (if `owner` owns it), or ``None`` for all.
+
+    """
+
+    owner: str
+    now: float
+    keep: str | None = None
+    only: str | None = None
+
+
+Op: TypeAlias = Load | Save | Delete | ListOwned | EndOwned
 """Every operation a store may be asked to execute."""
 
 
@@ -141,6 +212,24 @@ class Deleted:
 
 @final
 @attrs.frozen(kw_only=True)
+class Owned:
+    """The answer to `ListOwned`: ``(key, value)`` of each live record of the
+    owner, in no particular order.
+    """
+
+    records: tuple[tuple[str, bytes], ...] = attrs.field(repr=lambda v: f"<{len(v)} records>")
+
+
+@final
+@attrs.frozen(kw_only=True)
+class Ended:
+    """The answer to `EndOwned`: how many live records were deleted."""
+
+    count: int
+
+
+@final
+@attrs.frozen(kw_only=True)
 class StoreFailed:
     """Sent by an op loop when the store raised `StoreError`.
 
@@ -150,7 +239,7 @@ class StoreFailed:
     error: StoreError
 
 
-Result: TypeAlias = Loaded | Missing | Saved | Conflict | Deleted | StoreFailed
+Result: TypeAlias = Loaded | Missing | Saved | Conflict | Deleted | Owned | Ended | StoreFailed
 """Every answer an exchange accepts."""
 
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Mapping, MutableMapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, final
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, final
+
+from ._owners import session_handle
+from ._record import check_label, check_owner
 
 if TYPE_CHECKING:
     from ._exchange import Exchange
 
 __all__ = ["EndedReason", "Session"]
 
-EndedReason: TypeAlias = Literal["idle", "absolute", "invalid"]
-"""Why the previous session ended: idle timeout, absolute timeout, or a cookie
-or record that did not authenticate, was malformed, or is no longer stored."""
+EndedReason: TypeAlias = Literal["idle", "absolute", "invalid", "ended"]
+"""Why the previous session ended: idle timeout, absolute timeout, a cookie or
+record that did not authenticate or was malformed (``"invalid"``), or an
+authentic session cookie whose record is no longer stored (``"ended"``: a
+logout elsewhere, its owner's sessions ended, or dropped by the store)."""
+
+
+class _Keep(enum.Enum):
+    KEEP = enum.auto()
+
+
+_KEEP: Final = _Keep.KEEP
 
 
 @final
@@ -116,7 +129,11 @@ class Session(MutableMapping[str, Any]):
 
         ``"idle"`` or ``"absolute"`` for a timeout (adapters redirect on
         these), ``"invalid"`` for a cookie that did not authenticate, was
-        ambiguous, or named a session no longer stored; ``None`` otherwise.
+        ambiguous or malformed, ``"ended"`` for an authentic cookie whose
+        session is no longer stored (ended by a logout in another request,
+        by ending its owner's sessions, or dropped by the store: an
+        application may send such a visitor to its login page); ``None``
+        otherwise.
         """
         return self._exchange._ended_reason
 
@@ -126,15 +143,82 @@ class Session(MutableMapping[str, Any]):
         self._live()
         return self._exchange._created_at
 
-    def regenerate(self) -> None:
+    def regenerate(self, *, owner: str | _Keep | None = _KEEP) -> None:
         """Give the session a new ID, keeping its data and its creation time.
 
         Call it on login (and on any change of privilege) to defeat session
         fixation. The old record is deleted; the absolute timeout is not
         extended.
+
+        Args:
+            owner: tie the session to this owner (a user ID, at login), or
+                untie it with ``None``; by default the owner stays as it is.
+                An owner is set only here, together with a new ID, so a
+                session is never given an owner under an ID issued before.
+                See docs/owners.md.
+
+        Raises:
+            TypeError, ValueError: `owner` is not a non-empty printable str
+                of at most 128 UTF-8 bytes (or ``None``).
+
         """
         self._live()
-        self._exchange._regenerate()
+        if owner is _KEEP:
+            self._exchange._regenerate(None, set_owner=False)
+        else:
+            self._exchange._regenerate(
+                None if owner is None else check_owner(owner), set_owner=True
+            )
+
+    @property
+    def owner(self) -> str | None:
+        """The owner this session is tied to (`regenerate`), or ``None``."""
+        self._live()
+        return self._exchange._owner
+
+    @property
+    def handle(self) -> str | None:
+        """The handle this session has in its owner's list of sessions
+        (`satchel.SessionInfo.handle`), or ``None`` if it is not stored yet.
+        """
+        self._live()
+        key = self._exchange._loaded_key
+        return None if key is None else session_handle(key)
+
+    @property
+    def label(self) -> str | None:
+        """A short, application-chosen description shown when the owner lists
+        their sessions (a browser or device name), or ``None``.
+
+        Set it to a printable str of at most 128 UTF-8 bytes; ``""`` or
+        ``None`` removes it. It is stored with the session, so keep secrets
+        out of it.
+        """
+        self._live()
+        return self._exchange._label
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        self._live()
+        self._exchange._set_label(None if value is None or value == "" else check_label(value))
+
+    def end_other_sessions(self) -> None:
+        """End every other session of this session's owner when the request
+        finishes ("sign out of all other devices", after a password change).
+
+        Sessions of the owner that exist when the request saves are deleted,
+        except this one; their cookies then open fresh sessions whose
+        ``ended_reason`` is ``"ended"``. `satchel.Outcome.sessions_ended`
+        says how many were ended.
+
+        Raises:
+            satchel.OwnerIndexUnavailable: cookie storage, or a store
+                without an owner index.
+            satchel.ProtocolError: the session has no owner.
+
+        """
+        self._live()
+        self._exchange._request_end_others()
 
     def invalidate(self) -> None:
         """End the session: its data is dropped, its record deleted, its cookie

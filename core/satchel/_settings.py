@@ -83,6 +83,10 @@ class Settings:
             this request's changes after lost races, before it gives up with
             `SessionConflict`. Measured on a monotonic clock by the op loop,
             not on the injected clock.
+        max_sessions_per_owner: how many live sessions one owner (see
+            ``Session.regenerate(owner=...)``) may keep in a store with an
+            owner index; a login past it ends that owner's least recently
+            used sessions. Bounds what one account can add to the index.
 
     """
 
@@ -105,6 +109,7 @@ class Settings:
     max_cookie_size: int = 4096
     cookie_chunks: int = 1
     conflict_deadline: float = attrs.field(default=5.0, validator=_positive_seconds)
+    max_sessions_per_owner: int = 100
 
     def __attrs_post_init__(self) -> None:
         if self.same_site not in ("strict", "lax", "none", None):
@@ -177,6 +182,14 @@ class Settings:
             raise ConfigurationError(
                 "cookie_chunks: must be an int from 1 (no chunking) to 8, "
                 f"got {self.cookie_chunks!r}"
+            )
+        if (
+            type(self.max_sessions_per_owner) is not int
+            or not 1 <= self.max_sessions_per_owner <= 100_000
+        ):
+            raise ConfigurationError(
+                "max_sessions_per_owner: must be an int from 1 to 100000, "
+                f"got {self.max_sessions_per_owner!r}"
             )
         if self.conflict_deadline > 60:
             raise ConfigurationError(

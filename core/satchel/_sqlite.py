@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Final, TypeVar, final
+from typing import ClassVar, Final, TypeVar, final
 
 from ._checks import check_count, check_seconds
 from ._errors import ConfigurationError, StoreError
@@ -23,10 +23,14 @@ from ._ops import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -50,17 +54,35 @@ _SQL: Final = {
         "key TEXT PRIMARY KEY, "
         "revision INTEGER NOT NULL, "
         "expires_at REAL NOT NULL, "
-        "value BLOB NOT NULL)"
+        "value BLOB NOT NULL, "
+        "owner TEXT)"
     ),
     "create_index": ('CREATE INDEX IF NOT EXISTS "{t}_expires_at" ON "{t}" (expires_at)'),
+    # Tables made before owners existed gain the column (see docs/owners.md).
+    "columns": 'PRAGMA table_info("{t}")',
+    "add_owner": 'ALTER TABLE "{t}" ADD COLUMN owner TEXT',
+    "create_owner_index": (
+        'CREATE INDEX IF NOT EXISTS "{t}_owner" ON "{t}" (owner) WHERE owner IS NOT NULL'
+    ),
     "load": 'SELECT value, revision FROM "{t}" WHERE key = ? AND expires_at > ?',
     # A create may replace only an expired row: the DO UPDATE's WHERE leaves
     # a live row alone, and the rowcount of 0 then means Conflict.
     "create": (
-        'INSERT INTO "{t}" (key, revision, expires_at, value) VALUES (?, ?, ?, ?) '
+        'INSERT INTO "{t}" (key, revision, expires_at, value, owner) VALUES (?, ?, ?, ?, ?) '
         "ON CONFLICT (key) DO UPDATE SET revision = excluded.revision, "
-        "expires_at = excluded.expires_at, value = excluded.value "
+        "expires_at = excluded.expires_at, value = excluded.value, owner = excluded.owner "
         'WHERE "{t}".expires_at <= ?'
+    ),
+    # The owner's live sessions beyond the newest `limit - 1` (by expiry),
+    # ended to make room for one more.
+    "cap_owner": (
+        'DELETE FROM "{t}" WHERE key IN (SELECT key FROM "{t}" '
+        "WHERE owner = ? AND expires_at > ? ORDER BY expires_at DESC, key LIMIT -1 OFFSET ?)"
+    ),
+    "list_owned": 'SELECT key, value FROM "{t}" WHERE owner = ? AND expires_at > ?',
+    "end_owned": (
+        'DELETE FROM "{t}" WHERE owner = ? AND expires_at > ? AND key IS NOT ? '
+        "AND (? IS NULL OR key = ?)"
     ),
     "update": (
         'UPDATE "{t}" SET revision = ?, expires_at = ?, value = ? '
@@ -138,6 +160,10 @@ class _SQLiteEngine:
             self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute(self._sql["create_table"])
             self._conn.execute(self._sql["create_index"])
+            columns = {row[1] for row in self._conn.execute(self._sql["columns"])}
+            if "owner" not in columns:
+                self._conn.execute(self._sql["add_owner"])
+            self._conn.execute(self._sql["create_owner_index"])
         except sqlite3.Error as exc:
             self._conn.close()
             raise _failure(exc) from exc
@@ -155,10 +181,7 @@ class _SQLiteEngine:
                     case Save():
                         revision = op.new_revision
                         if op.expected_revision is None:
-                            cursor = self._conn.execute(
-                                sql["create"],
-                                (op.key, revision, op.expires_at, op.value, op.now),
-                            )
+                            cursor = self._create(op)
                         else:
                             cursor = self._conn.execute(
                                 sql["update"],
@@ -177,10 +200,35 @@ class _SQLiteEngine:
                     case Delete():
                         self._conn.execute(sql["delete"], (op.key,))
                         return Deleted()
+                    case ListOwned():
+                        rows = self._conn.execute(sql["list_owned"], (op.owner, op.now))
+                        return Owned(records=tuple((str(k), bytes(v)) for k, v in rows))
+                    case EndOwned():
+                        cursor = self._conn.execute(
+                            sql["end_owned"], (op.owner, op.now, op.keep, op.only, op.only)
+                        )
+                        return Ended(count=cursor.rowcount)
                     case _:
                         raise TypeError(f"not a store operation: {type(op).__name__}")
         except sqlite3.Error as exc:
             raise _failure(exc) from exc
+
+    def _create(self, op: Save) -> sqlite3.Cursor:
+        sql = self._sql
+        params = (op.key, op.new_revision, op.expires_at, op.value, op.owner, op.now)
+        if op.owner is None or op.max_owned is None:
+            return self._conn.execute(sql["create"], params)
+        # Making room and creating in one transaction, so two processes
+        # logging the same owner in at once cannot both skip the cap.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute(sql["cap_owner"], (op.owner, op.now, op.max_owned - 1))
+            cursor = self._conn.execute(sql["create"], params)
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        return cursor
 
     def sweep_batch(self, now: float, batch_size: int) -> int:
         try:
@@ -230,6 +278,9 @@ class SQLiteStore:
     """
 
     __slots__ = ("_engine",)
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     def __init__(
         self,
@@ -314,6 +365,9 @@ class AsyncSQLiteStore:
     """
 
     __slots__ = ("_engine", "_worker")
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     def __init__(
         self,

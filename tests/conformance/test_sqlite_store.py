@@ -10,7 +10,18 @@ from typing import Any
 import pytest
 
 from satchel._errors import ConfigurationError, StoreError
-from satchel._ops import Conflict, Delete, Deleted, Load, Loaded, Missing, Save, Saved
+from satchel._ops import (
+    Conflict,
+    Delete,
+    Deleted,
+    ListOwned,
+    Load,
+    Loaded,
+    Missing,
+    Owned,
+    Save,
+    Saved,
+)
 from satchel._sqlite import AsyncSQLiteStore, SQLiteStore
 from satchel.testing._conformance import (
     AsyncStoreConformance,
@@ -110,8 +121,37 @@ def test_schema(db: Path) -> None:
         ("revision", "INTEGER", 1, 0),
         ("expires_at", "REAL", 1, 0),
         ("value", "BLOB", 1, 0),
+        ("owner", "TEXT", 0, 0),
     ]
     assert indexed["web_sessions_expires_at"] == ["expires_at"]
+    assert indexed["web_sessions_owner"] == ["owner"]
+
+
+def test_a_table_made_before_owners_gains_the_column(db: Path) -> None:
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "CREATE TABLE satchel_sessions (key TEXT PRIMARY KEY, revision INTEGER NOT NULL, "
+            "expires_at REAL NOT NULL, value BLOB NOT NULL)"
+        )
+        conn.execute("INSERT INTO satchel_sessions VALUES ('old', 1, ?, x'00')", (NOW + 3600,))
+        conn.commit()
+    finally:
+        conn.close()
+    with SQLiteStore(db) as store:
+        assert store.execute(Load(key="old", now=NOW)) == Loaded(value=b"\x00", revision=1)
+        store.execute(
+            Save(
+                key="new",
+                value=b"v",
+                ttl=60,
+                expires_at=NOW + 60,
+                expected_revision=None,
+                now=NOW,
+                owner="ada",
+            )
+        )
+        assert store.execute(ListOwned(owner="ada", now=NOW)) == Owned(records=(("new", b"v"),))
 
 
 def test_tables_are_separate(db: Path) -> None:

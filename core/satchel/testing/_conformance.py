@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Generator, Iterator
-from typing import Any, ClassVar, Protocol, TypeAlias, TypeVar
+from typing import Any, ClassVar, Final, Protocol, TypeAlias, TypeVar
 
 import pytest
 
@@ -34,10 +34,14 @@ from .._ops import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -126,6 +130,11 @@ class StoreConformance:
             `native_expiry` is on.
         native_expiry_wait: how long to sleep for such a record to expire.
         concurrency: how many clients the concurrency tests run at once.
+        owner_index: whether the store keeps an owner index (its
+            ``owner_index`` attribute, docs/owners.md). When ``True`` (the
+            default) the owner tests run; set it to ``False`` for a driver
+            without one: the owner tests are then not collected, and one test
+            checks that the store does not claim an index.
 
     """
 
@@ -133,6 +142,14 @@ class StoreConformance:
     native_ttl: ClassVar[float] = 1.0
     native_expiry_wait: ClassVar[float] = 1.5
     concurrency: ClassVar[int] = 8
+    owner_index: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.owner_index:
+            # Not collected: a driver without an index has nothing to check there.
+            for name in _OWNER_TESTS:
+                setattr(cls, name, None)
 
     # -- fixtures a driver provides or may adapt ---------------------------------
 
@@ -221,6 +238,8 @@ class StoreConformance:
         now: float = NOW,
         ttl: float = TTL,
         expires_at: float | None = None,
+        owner: str | None = None,
+        max_owned: int | None = None,
     ) -> Save:
         """Build a `Save` op; the expiry defaults to `ttl` after `now`."""
         return Save(
@@ -230,6 +249,8 @@ class StoreConformance:
             expires_at=now + ttl if expires_at is None else expires_at,
             expected_revision=expected_revision,
             now=now,
+            owner=owner,
+            max_owned=max_owned,
         )
 
     # -- loading and creating ----------------------------------------------------
@@ -534,6 +555,163 @@ class StoreConformance:
         assert isinstance(loaded, Loaded)
         assert loaded.revision == 1
         assert loaded.value in values
+
+    # -- the owner index -----------------------------------------------------------
+
+    def test_owner_index_is_as_declared(self, store: Any) -> None:
+        """The store's ``owner_index`` attribute matches the suite's `owner_index`."""
+        assert bool(getattr(store, "owner_index", False)) is self.owner_index, (
+            "set owner_index on the conformance class to what the store declares"
+        )
+
+    @staticmethod
+    def owned(execute: Execute, owner: str, now: float = NOW) -> set[tuple[str, bytes]]:
+        """The ``(key, value)`` pairs a `ListOwned` answers, as a set."""
+        result = execute(ListOwned(owner=owner, now=now))
+        assert isinstance(result, Owned), result
+        assert all(type(value) is bytes for _, value in result.records)
+        return set(result.records)
+
+    @staticmethod
+    def end(execute: Execute, owner: str, **fields: Any) -> int:
+        """Run an `EndOwned` and return its count."""
+        result = execute(EndOwned(owner=owner, now=fields.pop("now", NOW), **fields))
+        assert isinstance(result, Ended), result
+        return result.count
+
+    def test_list_owned_finds_exactly_the_owners_records(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """`ListOwned` answers every live record saved with the owner, and no other."""
+        owner, other = new_key(), new_key()
+        mine = {(new_key(), b"m%d" % n) for n in range(3)}
+        for key, value in mine:
+            execute(self.save(key, value, owner=owner))
+        execute(self.save(new_key(), b"theirs", owner=other))
+        execute(self.save(new_key(), b"nobody's"))
+        assert self.owned(execute, owner) == mine
+        assert self.owned(execute, new_key()) == set()
+
+    def test_an_update_keeps_the_record_listed_with_its_new_value(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """An update (which carries the same owner) leaves the record listed."""
+        owner, key = new_key(), new_key()
+        execute(self.save(key, b"v1", owner=owner))
+        assert execute(self.save(key, b"v2", 1, owner=owner)) == Saved(revision=2)
+        assert self.owned(execute, owner) == {(key, b"v2")}
+
+    def test_list_owned_leaves_out_deleted_and_expired_records(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """A deleted record (with or without the owner on the `Delete`) and an
+        expired one are not listed.
+        """
+        owner = new_key()
+        kept, with_owner, without_owner, expiring = (new_key() for _ in range(4))
+        ttl, expires_at = self.short_lived()
+        execute(self.save(kept, b"kept", owner=owner, ttl=TTL * 2))
+        execute(self.save(with_owner, b"a", owner=owner))
+        execute(self.save(without_owner, b"b", owner=owner))
+        execute(self.save(expiring, b"c", owner=owner, ttl=ttl, expires_at=expires_at))
+        execute(Delete(key=with_owner, owner=owner))
+        execute(Delete(key=without_owner))
+        now = self.wait_for_expiry(expires_at)
+        assert self.owned(execute, owner, now) == {(kept, b"kept")}
+
+    def test_end_owned_deletes_every_live_record_of_the_owner(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """`EndOwned` deletes the owner's records, answers how many, and leaves
+        other owners' records alone.
+        """
+        owner, other = new_key(), new_key()
+        keys = [new_key() for _ in range(3)]
+        for key in keys:
+            execute(self.save(key, b"v", owner=owner))
+        theirs = new_key()
+        execute(self.save(theirs, b"t", owner=other))
+        assert self.end(execute, owner) == 3
+        for key in keys:
+            assert execute(Load(key=key, now=NOW)) == Missing()
+        assert self.owned(execute, owner) == set()
+        assert self.end(execute, owner) == 0
+        assert execute(Load(key=theirs, now=NOW)) == Loaded(value=b"t", revision=1)
+
+    def test_end_owned_keeps_the_key_it_is_told_to(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """``keep`` names the current session: it survives "end the others"."""
+        owner, current, other = new_key(), new_key(), new_key()
+        execute(self.save(current, b"here", owner=owner))
+        execute(self.save(other, b"there", owner=owner))
+        assert self.end(execute, owner, keep=current) == 1
+        assert self.owned(execute, owner) == {(current, b"here")}
+
+    def test_end_owned_only_ends_one_key_of_that_owner(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """``only`` ends one key, and only if the owner owns it."""
+        owner, intruder = new_key(), new_key()
+        first, second = new_key(), new_key()
+        execute(self.save(first, b"1", owner=owner))
+        execute(self.save(second, b"2", owner=owner))
+        assert self.end(execute, intruder, only=first) == 0
+        assert execute(Load(key=first, now=NOW)) == Loaded(value=b"1", revision=1)
+        assert self.end(execute, owner, only=first) == 1
+        assert self.owned(execute, owner) == {(second, b"2")}
+
+    def test_an_update_after_end_owned_conflicts(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """A save racing "end all" cannot bring an ended session back."""
+        owner, key = new_key(), new_key()
+        execute(self.save(key, b"v1", owner=owner))
+        assert self.end(execute, owner) == 1
+        assert execute(self.save(key, b"revived", 1, owner=owner)) == Conflict()
+        assert execute(Load(key=key, now=NOW)) == Missing()
+
+    def test_a_create_past_max_owned_ends_the_least_recently_used(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """A create with ``max_owned`` first ends the owner's live records with
+        the earliest expiry, so that the owner keeps ``max_owned`` of them.
+        """
+        owner = new_key()
+        oldest, older, newer, newest = (new_key() for _ in range(4))
+        execute(self.save(older, b"older", owner=owner, ttl=TTL + 20))
+        execute(self.save(oldest, b"oldest", owner=owner, ttl=TTL + 10))
+        execute(self.save(newer, b"newer", owner=owner, ttl=TTL + 30))
+        created = execute(self.save(newest, b"newest", owner=owner, ttl=TTL + 40, max_owned=2))
+        assert created == Saved(revision=1)
+        assert self.owned(execute, owner) == {(newer, b"newer"), (newest, b"newest")}
+        assert execute(Load(key=oldest, now=NOW)) == Missing()
+        assert execute(Load(key=older, now=NOW)) == Missing()
+
+    def test_max_owned_under_the_limit_ends_nothing(
+        self, execute: Execute, new_key: Callable[[], str]
+    ) -> None:
+        """Below ``max_owned`` a create ends nothing, and other owners never count."""
+        owner, other = new_key(), new_key()
+        execute(self.save(new_key(), b"theirs", owner=other))
+        first = new_key()
+        execute(self.save(first, b"1", owner=owner))
+        second = new_key()
+        execute(self.save(second, b"2", owner=owner, max_owned=2))
+        assert self.owned(execute, owner) == {(first, b"1"), (second, b"2")}
+
+
+_OWNER_TESTS: Final = (
+    "test_list_owned_finds_exactly_the_owners_records",
+    "test_an_update_keeps_the_record_listed_with_its_new_value",
+    "test_list_owned_leaves_out_deleted_and_expired_records",
+    "test_end_owned_deletes_every_live_record_of_the_owner",
+    "test_end_owned_keeps_the_key_it_is_told_to",
+    "test_end_owned_only_ends_one_key_of_that_owner",
+    "test_an_update_after_end_owned_conflicts",
+    "test_a_create_past_max_owned_ends_the_least_recently_used",
+    "test_max_owned_under_the_limit_ends_nothing",
+)
 
 
 class AsyncStoreConformance(StoreConformance):
