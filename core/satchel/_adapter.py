@@ -28,6 +28,15 @@ from ._errors import ConfigurationError, SessionTooLarge, StoreError, Unstorable
 from ._exchange import Exchange, Outcome, SessionProtocol
 from ._oploop import AsyncSaveLocks, SaveLocks, arun_ops, run_ops
 from ._ops import AsyncStore, Op, Result, Store
+from ._owners import (
+    SessionInfo,
+    aend_session,
+    aend_sessions,
+    alist_sessions,
+    end_session,
+    end_sessions,
+    list_sessions,
+)
 from ._session import Session
 from ._settings import Settings
 from ._state import State
@@ -171,7 +180,11 @@ class AdapterOptions(Generic[StoreT]):
         self.sweep: Callable[[float], Any] | None = (
             sweep if callable(sweep) and self.sweep_interval is not None else None
         )
-        self.protocol = SessionProtocol(settings, storage="cookie" if store is None else "server")
+        self.protocol = SessionProtocol(
+            settings,
+            storage="cookie" if store is None else "server",
+            owner_index=getattr(store, "owner_index", False) is True,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -338,6 +351,45 @@ class SessionRuntime(_Runtime):
             run_ops(exchange, self.store, locks=self.locks)
         return self.collect(exchange)
 
+    def list_sessions(self, owner: str, *, current: str | None = None) -> list[SessionInfo]:
+        """The live sessions of `owner`, most recently seen first, at the
+        clock's time; `current` is the asking session's ``Session.handle``.
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+            StoreError: the store failed (not logged here).
+            TypeError, ValueError: `owner` is not a valid owner.
+
+        """
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return list_sessions(self.store, self.protocol, owner, now=self.clock(), current=current)
+
+    def end_sessions(self, owner: str) -> int:
+        """End every session of `owner` ("log out everywhere"); how many ended.
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+            StoreError: the store failed (not logged here).
+            TypeError, ValueError: `owner` is not a valid owner.
+
+        """
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return end_sessions(self.store, self.protocol, owner, now=self.clock())
+
+    def end_session(self, owner: str, handle: str) -> bool:
+        """End the session of `owner` that `handle` names; ``False`` if none.
+
+        Raises:
+            OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+            StoreError: the store failed (not logged here).
+
+        """
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return end_session(self.store, self.protocol, owner, handle, now=self.clock())
+
     def close_store(self) -> None:
         """Close the store, if it can be closed; a failure is logged, not raised."""
         try:
@@ -387,6 +439,26 @@ class AsyncSessionRuntime(_Runtime):
             assert self.store is not None  # only server storage emits ops
             await arun_ops(exchange, self.store, locks=self.locks)
         return self.collect(exchange)
+
+    async def list_sessions(self, owner: str, *, current: str | None = None) -> list[SessionInfo]:
+        """`SessionRuntime.list_sessions` on an asynchronous store."""
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return await alist_sessions(
+            self.store, self.protocol, owner, now=self.clock(), current=current
+        )
+
+    async def end_sessions(self, owner: str) -> int:
+        """`SessionRuntime.end_sessions` on an asynchronous store."""
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return await aend_sessions(self.store, self.protocol, owner, now=self.clock())
+
+    async def end_session(self, owner: str, handle: str) -> bool:
+        """`SessionRuntime.end_session` on an asynchronous store."""
+        self.protocol.require_owner_index()
+        assert self.store is not None
+        return await aend_session(self.store, self.protocol, owner, handle, now=self.clock())
 
     async def close_store(self) -> None:
         """Close the store (its ``aclose`` or ``close``, awaited if need be),
@@ -490,10 +562,12 @@ class ThreadedStore:
 
     """
 
-    __slots__ = ("store", "sweep")
+    __slots__ = ("owner_index", "store", "sweep")
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.owner_index = getattr(store, "owner_index", False) is True
+        """The wrapped store's ``owner_index``: it keeps an owner index."""
         inner_sweep = getattr(store, "sweep", None)
 
         async def sweep(now: float) -> object:

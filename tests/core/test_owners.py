@@ -539,3 +539,87 @@ def test_a_malformed_second_version_is_no_record(raw: bytes) -> None:
 def test_an_unknown_version_is_no_header() -> None:
     assert read_header(b"\x03" + _owned_record(b"ada", b"")[1:]) is None
     assert read_header(b"") is None
+
+
+# -- the adapters' runtime -------------------------------------------------------------
+
+
+class _NoIndex:
+    """A store that keeps no owner index (as a third-party driver may not)."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+
+    def execute(self, op: Any) -> Any:
+        return self.inner.execute(op)
+
+
+def _options(store: Any, flavour: str, clock: ManualClock) -> Any:
+    from satchel import AdapterOptions
+
+    return AdapterOptions[Any](
+        settings=Settings(keyring=Keyring([SECRET])),
+        store=store,
+        flavour=flavour,  # type: ignore[arg-type]
+        framework="test",
+        clock=clock,
+    )
+
+
+def test_the_runtime_reads_the_index_off_the_store(clock: ManualClock) -> None:
+    assert _options(MemoryStore(), "sync", clock).protocol.owner_index
+    assert _options(MemoryStore(), "any", clock).protocol.owner_index  # through ThreadedStore
+    assert _options(AsyncMemoryStore(), "async", clock).protocol.owner_index
+    assert not _options(_NoIndex(), "sync", clock).protocol.owner_index
+    assert not _options(None, "sync", clock).protocol.owner_index
+
+
+def test_the_sync_runtime_lists_and_ends(clock: ManualClock) -> None:
+    import logging
+
+    from satchel import SessionRuntime
+
+    store = MemoryStore()
+    runtime = SessionRuntime(_options(store, "sync", clock), logging.getLogger("test"))
+    browsers = [Browser(runtime.protocol, clock, store) for _ in range(3)]
+    for index, browser in enumerate(browsers):
+        browser.request(login("ada", str(index)))
+    listed = runtime.list_sessions("ada", current=browsers[0].request(lambda s: s.handle).value)
+    assert [info.current for info in listed].count(True) == 1
+    assert runtime.end_session("ada", listed[0].handle)
+    assert runtime.end_sessions("ada") == 2
+    assert runtime.list_sessions("ada") == []
+
+
+def test_the_async_runtime_lists_and_ends(clock: ManualClock) -> None:
+    import logging
+
+    from satchel import AsyncSessionRuntime
+
+    sync_view = MemoryStore()
+    runtime = AsyncSessionRuntime(_options(sync_view, "any", clock), logging.getLogger("test"))
+    for index in range(2):
+        Browser(runtime.protocol, clock, sync_view).request(login("ada", str(index)))
+
+    async def scenario() -> tuple[int, bool, int]:
+        listed = await runtime.list_sessions("ada")
+        one = await runtime.end_session("ada", listed[0].handle)
+        return len(listed), one, await runtime.end_sessions("ada")
+
+    assert asyncio.run(scenario()) == (2, True, 1)
+
+
+def test_the_runtime_refuses_without_an_index(clock: ManualClock) -> None:
+    import logging
+
+    from satchel import SessionRuntime
+
+    cookie = SessionRuntime(_options(None, "sync", clock), logging.getLogger("test"))
+    plain = SessionRuntime(_options(_NoIndex(), "sync", clock), logging.getLogger("test"))
+    for runtime in (cookie, plain):
+        with pytest.raises(OwnerIndexUnavailable):
+            runtime.end_sessions("ada")
+        with pytest.raises(OwnerIndexUnavailable):
+            runtime.list_sessions("ada")
+        with pytest.raises(OwnerIndexUnavailable):
+            runtime.end_session("ada", "handle")
