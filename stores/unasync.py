@@ -55,6 +55,22 @@ PAIRS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
             ("an asyncio redis-py client", "a synchronous redis-py client"),
         ),
     ),
+    (
+        "postgres/satchel_postgres/_async.py",
+        "postgres/satchel_postgres/_sync.py",
+        (
+            ("AsyncPostgresStore", "PostgresStore"),
+            ("AsyncConnectionPool", "ConnectionPool"),
+            ("AsyncConnection", "Connection"),
+            ("async_flavour", "sync_flavour"),
+        ),
+    ),
+)
+
+# Lines from the first marker to the second are left out of the synchronous
+# module (an asyncio-only alias, say), the markers with them.
+ASYNC_ONLY = re.compile(
+    r"^ *# unasync: async only\n.*?^ *# unasync: end\n", re.MULTILINE | re.DOTALL
 )
 
 
@@ -71,6 +87,7 @@ def generate(source: str, swaps: tuple[tuple[str, str], ...], target: str) -> st
     """The synchronous module for the asyncio `source` text."""
     # The source's own docstring gives way to the notice.
     text = re.sub(r'^""".*?"""\n', "", source, count=1, flags=re.DOTALL)
+    text = ASYNC_ONLY.sub("", text)
     for old, new in (*swaps, *COMMON):
         text = re.sub(_pattern(old), lambda _, new=new: new, text)
     return _tidy(NOTICE + text, target)

@@ -1,8 +1,11 @@
-"""The asynchronous PostgreSQL store, on a psycopg `AsyncConnectionPool`."""
+"""The asyncio PostgreSQL store, on a psycopg `AsyncConnectionPool`.
+
+``_sync.py``, the synchronous store, is generated from this file by
+``stores/unasync.py``: change this one and run the script.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -27,6 +30,7 @@ from satchel import (
     check_count,
 )
 
+from ._flavours import Watch, async_flavour
 from ._shared import (
     DEFAULT_SCHEMA,
     DEFAULT_SWEEP_BATCH,
@@ -41,7 +45,6 @@ from ._shared import (
     failure,
     is_surely_idle,
     round_trip_limit,
-    sever,
 )
 
 __all__ = ["AsyncPostgresStore"]
@@ -50,45 +53,20 @@ AsyncConnection: TypeAlias = psycopg.AsyncConnection[Any]
 
 
 @final
-class _Watch:
-    """Severs one connection if a round trip on it overruns its limit.
-
-    psycopg's async calls have no timeout of their own, and cancelling one
-    makes psycopg ask the (silent) server to cancel, which can take longer
-    still. Shutting the socket down ends the wait at once.
-    """
-
-    __slots__ = ("_conn", "_handle", "timed_out")
-
-    def __init__(self, conn: AsyncConnection, limit: float) -> None:
-        self._conn = conn
-        self.timed_out = False
-        self._handle = asyncio.get_running_loop().call_later(limit, self._expire)
-
-    def _expire(self) -> None:
-        self.timed_out = True
-        sever(self._conn)
-
-    def __enter__(self) -> _Watch:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._handle.cancel()
-
-
-@final
 class AsyncPostgresStore:
-    """The asynchronous flavour of `PostgresStore`, with the same behaviour.
+    """A store in one PostgreSQL table, for asyncio code (`satchel.AsyncStore`).
+
+    Each operation borrows a connection from a psycopg pool, runs one
+    statement in autocommit mode and gives the connection back. The table is
+    created only by `create_schema` (or by ``from_dsn(..., create_schema=True)``),
+    never as a side effect of importing or constructing.
 
     Args:
         pool: the pool to borrow connections from. The store uses it but does
-            not own it: open it before use (``await pool.open()``) and close
-            it yourself. Its connections should be in autocommit mode.
+            not own it: open it before use (``pool.open()``) and close it
+            yourself; closing the store leaves it open. Its connections
+            should be in autocommit mode (otherwise each op costs a BEGIN
+            and a COMMIT too).
         schema: the schema (namespace) holding the table; a lowercase identifier.
         table: the table's name; a lowercase identifier of at most 52 characters.
         timeout: seconds to wait for a pooled connection, and (plus half a
@@ -103,13 +81,13 @@ class AsyncPostgresStore:
     __slots__ = (
         "_closed",
         "_create_schema",
-        "_limit",
         "_owns_pool",
         "_pool",
         "_ready",
         "_ready_lock",
         "_sql",
         "_timeout",
+        "_watchdog",
     )
 
     def __init__(
@@ -126,15 +104,14 @@ class AsyncPostgresStore:
             )
         self._sql = Statements(check_identifier("schema", schema), check_identifier("table", table))
         self._timeout = check_timeout(timeout)
-        self._limit = round_trip_limit(self._timeout)
+        self._watchdog = async_flavour.watchdog(round_trip_limit(self._timeout))
         self._pool = pool
         self._owns_pool = False
         self._create_schema = False
         self._closed = False
         # A pool the caller brought is theirs to open; nothing to do first.
         self._ready = True
-        # Created here, bound to the loop that first waits on it.
-        self._ready_lock = asyncio.Lock()
+        self._ready_lock = async_flavour.lock()
 
     @classmethod
     def from_dsn(
@@ -148,19 +125,41 @@ class AsyncPostgresStore:
         timeout: float = DEFAULT_TIMEOUT,
         create_schema: bool = False,
     ) -> AsyncPostgresStore:
-        """Build a store with its own pool, connecting to `dsn`; no I/O yet.
+        """Build a store with its own pool, connecting to `dsn`.
 
-        A plain (not async) call, so it works at start-up before any event
-        loop runs. The pool is opened by the first `execute`, `sweep`,
-        `create_schema` or `open` call, on the loop making it, which must
-        be the loop that uses the store from then on; `create_schema=True`
-        runs `create_schema` at that point too (and again on the next call
-        if it failed). Await `open` at start-up to fail fast instead.
-        The pool's settings are those of `PostgresStore.from_dsn`, and
-        `aclose` closes it.
+        A plain (not async) call in either flavour. The synchronous store
+        opens its pool here; it connects in the background, so the store can
+        be built while the server is down (ops fail with `StoreError` until
+        it is up). The asyncio store does no I/O here, so it works at
+        start-up before any event loop runs: the pool is opened by the first
+        `execute`, `sweep`, `create_schema` or `open` call, on the loop making
+        it, which must be the loop that uses the store from then on (await
+        `open` at start-up to fail fast instead). `create_schema=True` runs
+        `create_schema` when the pool opens (and again on the next call if it
+        failed).
+
+        The pool's connections are in autocommit mode, carry a server-side
+        ``statement_timeout`` of `timeout`, and a connect timeout of
+        `timeout` (at least 2 s, libpq's minimum) unless `dsn` sets one. A
+        connection is checked for a server that has hung up before each use,
+        and replaced if it has. After losing the server, the pool keeps
+        trying to reconnect for `timeout` seconds, then waits for the next op
+        to try again, so the first op after the server is back succeeds.
+        Closing the store closes this pool.
+
+        Args:
+            dsn: a libpq connection string or ``postgresql://`` URI.
+            schema: see the class.
+            table: see the class.
+            min_size: connections kept open even when idle.
+            max_size: connections at most.
+            timeout: see the class.
+            create_schema: run `create_schema` when the pool opens.
 
         Raises:
             ConfigurationError: a setting (or the DSN's syntax) is invalid.
+            StoreError: (synchronous store) `create_schema` was asked for and
+                failed.
 
         """
         schema = check_identifier("schema", schema)
@@ -168,13 +167,13 @@ class AsyncPostgresStore:
         timeout = check_timeout(timeout)
         min_size, max_size = check_pool_sizes(min_size, max_size)
         kwargs = connection_kwargs(dsn, timeout)
-        limit = round_trip_limit(timeout)
+        watchdog = async_flavour.watchdog(round_trip_limit(timeout))
 
         async def check(conn: AsyncConnection) -> None:
             # pool.connection() calls this before handing a connection out.
             if is_surely_idle(conn):
                 return
-            with _Watch(conn, limit):
+            with watchdog.watch(conn):
                 await conn.execute("")
 
         pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
@@ -190,8 +189,10 @@ class AsyncPostgresStore:
         )
         store = cls(pool, schema=schema, table=table, timeout=timeout)
         store._owns_pool = True
+        store._watchdog = watchdog
         store._create_schema = bool(create_schema)
         store._ready = False
+        async_flavour.open_at_once(store)
         return store
 
     @property
@@ -247,11 +248,11 @@ class AsyncPostgresStore:
     async def _borrow(self, action: str) -> AsyncIterator[tuple[AsyncConnection, dict[str, bytes]]]:
         if self._closed:
             raise StoreError(f"postgres store failed ({action}): the store is closed")
-        watch: _Watch | None = None
+        watch: Watch | None = None
         try:
             async with self._pool.connection(timeout=self._timeout) as conn:
                 statements = self._sql.rendered(conn)
-                with _Watch(conn, self._limit) as watch:
+                with self._watchdog.watch(conn) as watch:
                     yield conn, statements
         except psycopg.Error as exc:
             timed_out = watch is not None and watch.timed_out
@@ -293,7 +294,10 @@ class AsyncPostgresStore:
     async def sweep(self, now: float, *, batch_size: int = DEFAULT_SWEEP_BATCH) -> int:
         """Delete the records whose expiry is at or before `now`; return how many.
 
-        In batches of at most `batch_size` rows, as `PostgresStore.sweep`.
+        Deletes at most `batch_size` rows per statement (each its own
+        transaction, on a connection borrowed for that batch alone), until a
+        batch comes back short. Sweeps running at once in several processes
+        share the work rather than wait for each other.
 
         Raises:
             ConfigurationError: `batch_size` is not a positive integer.
@@ -313,7 +317,10 @@ class AsyncPostgresStore:
     async def create_schema(self) -> None:
         """Create the schema, the table and its index, unless they all exist.
 
-        As `PostgresStore.create_schema`.
+        Runs ``schema.sql`` (shipped in this package) with the configured
+        names, in one transaction, under an advisory lock so several
+        processes may call it at once. When everything exists it only looks,
+        so a role without the CREATE privilege may call it too.
 
         Raises:
             StoreError: the server failed or refused (no privilege, say).
@@ -345,13 +352,17 @@ class AsyncPostgresStore:
         if self._closed:
             return
         self._closed = True
+        self._watchdog.stop()
         if self._owns_pool:
             async with self._ready_lock:
                 await self._pool.close()
 
+    # unasync: async only
     async def close(self) -> None:
         """The same as `aclose`, named like the core's async stores' ``close``."""
         await self.aclose()
+
+    # unasync: end
 
     async def __aenter__(self) -> AsyncPostgresStore:
         await self.open()

@@ -1,11 +1,9 @@
-"""The synchronous PostgreSQL store, on a psycopg `ConnectionPool`."""
+"""Generated from ``_async.py`` by ``stores/unasync.py``: do not edit."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from time import monotonic
 from types import TracebackType
 from typing import Any, TypeAlias, final
 
@@ -28,6 +26,7 @@ from satchel import (
     check_count,
 )
 
+from ._flavours import Watch, sync_flavour
 from ._shared import (
     DEFAULT_SCHEMA,
     DEFAULT_SWEEP_BATCH,
@@ -42,7 +41,6 @@ from ._shared import (
     failure,
     is_surely_idle,
     round_trip_limit,
-    sever,
 )
 
 __all__ = ["PostgresStore"]
@@ -50,99 +48,21 @@ __all__ = ["PostgresStore"]
 Connection: TypeAlias = psycopg.Connection[Any]
 
 
-class _Watch:
-    """One round trip under watch: its connection and deadline."""
-
-    __slots__ = ("conn", "deadline", "timed_out")
-
-    def __init__(self, conn: Connection, deadline: float) -> None:
-        self.conn = conn
-        self.deadline = deadline
-        self.timed_out = False
-
-
-@final
-class _Watchdog:
-    """Closes the socket of any round trip that overruns its deadline.
-
-    psycopg's blocking calls have no timeout of their own, and a server that
-    has stopped answering (but not closed the connection) would hold the
-    calling thread forever. One thread per store sleeps until the earliest
-    deadline, or for one limit's length when nothing is watched. Every
-    deadline is "now + the limit", so no sleep begun before a watch can
-    outlast that watch's deadline, and a watch never has to wake the thread:
-    the hot path takes a lock and touches a dict, nothing more.
-    """
-
-    __slots__ = ("_cond", "_limit", "_stopped", "_thread", "_watches")
-
-    def __init__(self, limit: float) -> None:
-        self._limit = limit
-        self._cond = threading.Condition(threading.Lock())
-        self._watches: dict[int, _Watch] = {}
-        self._thread: threading.Thread | None = None
-        self._stopped = False
-
-    @contextmanager
-    def watch(self, conn: Connection) -> Iterator[_Watch]:
-        """Sever `conn` if the body has not finished within the limit."""
-        watch = _Watch(conn, monotonic() + self._limit)
-        key = id(watch)
-        with self._cond:
-            self._watches[key] = watch
-            if self._thread is None and not self._stopped:
-                self._thread = threading.Thread(
-                    target=self._run, name="satchel-postgres-watchdog", daemon=True
-                )
-                self._thread.start()
-        try:
-            yield watch
-        finally:
-            # Under the lock, so the connection is never severed after it
-            # has gone back to the pool.
-            with self._cond:
-                self._watches.pop(key, None)
-
-    def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                now = monotonic()
-                if not self._watches:
-                    self._cond.wait(self._limit)
-                    continue
-                due = min(watch.deadline for watch in self._watches.values())
-                if due > now:
-                    self._cond.wait(due - now)
-                    continue
-                for key, watch in list(self._watches.items()):
-                    if watch.deadline <= now:
-                        del self._watches[key]
-                        watch.timed_out = True
-                        sever(watch.conn)
-
-    def stop(self) -> None:
-        """End the thread (pending watches are dropped)."""
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-            thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=1.0)
-
-
 @final
 class PostgresStore:
-    """A store in one PostgreSQL table, on a psycopg connection pool (sync flavour).
+    """A store in one PostgreSQL table, for synchronous code (`satchel.Store`).
 
-    Each operation borrows a connection, runs one statement in autocommit
-    mode and gives the connection back. The table is created only by
-    `create_schema` (or by ``from_dsn(..., create_schema=True)``), never as a
-    side effect of importing or constructing.
+    Each operation borrows a connection from a psycopg pool, runs one
+    statement in autocommit mode and gives the connection back. The table is
+    created only by `create_schema` (or by ``from_dsn(..., create_schema=True)``),
+    never as a side effect of importing or constructing.
 
     Args:
         pool: the pool to borrow connections from. The store uses it but does
-            not own it: `close` leaves it open. Its connections should be in
-            autocommit mode (otherwise each op costs a BEGIN and a COMMIT too).
+            not own it: open it before use (``pool.open()``) and close it
+            yourself; closing the store leaves it open. Its connections
+            should be in autocommit mode (otherwise each op costs a BEGIN
+            and a COMMIT too).
         schema: the schema (namespace) holding the table; a lowercase identifier.
         table: the table's name; a lowercase identifier of at most 52 characters.
         timeout: seconds to wait for a pooled connection, and (plus half a
@@ -154,7 +74,17 @@ class PostgresStore:
 
     """
 
-    __slots__ = ("_closed", "_owns_pool", "_pool", "_sql", "_timeout", "_watchdog")
+    __slots__ = (
+        "_closed",
+        "_create_schema",
+        "_owns_pool",
+        "_pool",
+        "_ready",
+        "_ready_lock",
+        "_sql",
+        "_timeout",
+        "_watchdog",
+    )
 
     def __init__(
         self,
@@ -170,10 +100,14 @@ class PostgresStore:
             )
         self._sql = Statements(check_identifier("schema", schema), check_identifier("table", table))
         self._timeout = check_timeout(timeout)
+        self._watchdog = sync_flavour.watchdog(round_trip_limit(self._timeout))
         self._pool = pool
         self._owns_pool = False
+        self._create_schema = False
         self._closed = False
-        self._watchdog = _Watchdog(round_trip_limit(self._timeout))
+        # A pool the caller brought is theirs to open; nothing to do first.
+        self._ready = True
+        self._ready_lock = sync_flavour.lock()
 
     @classmethod
     def from_dsn(
@@ -189,29 +123,39 @@ class PostgresStore:
     ) -> PostgresStore:
         """Build a store with its own pool, connecting to `dsn`.
 
-        The pool opens at once and connects in the background, so the store
-        can be built while the server is down (ops fail with `StoreError`
-        until it is up). Its connections are in autocommit mode, carry a
-        server-side ``statement_timeout`` of `timeout`, and a connect timeout
-        of `timeout` (at least 2 s, libpq's minimum) unless `dsn` sets one.
-        A connection is checked for a server that has hung up before each
-        use, and replaced if it has. After losing the server, the pool keeps
-        trying to reconnect for `timeout` seconds, then waits for the next
-        op to try again, so the first op after the server is back succeeds.
-        `close` closes this pool.
+        A plain (not async) call in either flavour. The synchronous store
+        opens its pool here; it connects in the background, so the store can
+        be built while the server is down (ops fail with `StoreError` until
+        it is up). The asyncio store does no I/O here, so it works at
+        start-up before any event loop runs: the pool is opened by the first
+        `execute`, `sweep`, `create_schema` or `open` call, on the loop making
+        it, which must be the loop that uses the store from then on (await
+        `open` at start-up to fail fast instead). `create_schema=True` runs
+        `create_schema` when the pool opens (and again on the next call if it
+        failed).
+
+        The pool's connections are in autocommit mode, carry a server-side
+        ``statement_timeout`` of `timeout`, and a connect timeout of
+        `timeout` (at least 2 s, libpq's minimum) unless `dsn` sets one. A
+        connection is checked for a server that has hung up before each use,
+        and replaced if it has. After losing the server, the pool keeps
+        trying to reconnect for `timeout` seconds, then waits for the next op
+        to try again, so the first op after the server is back succeeds.
+        Closing the store closes this pool.
 
         Args:
             dsn: a libpq connection string or ``postgresql://`` URI.
-            schema: see `PostgresStore`.
-            table: see `PostgresStore`.
+            schema: see the class.
+            table: see the class.
             min_size: connections kept open even when idle.
             max_size: connections at most.
-            timeout: see `PostgresStore`.
-            create_schema: run `create_schema` before returning.
+            timeout: see the class.
+            create_schema: run `create_schema` when the pool opens.
 
         Raises:
             ConfigurationError: a setting (or the DSN's syntax) is invalid.
-            StoreError: `create_schema` was asked for and failed.
+            StoreError: (synchronous store) `create_schema` was asked for and
+                failed.
 
         """
         schema = check_identifier("schema", schema)
@@ -219,7 +163,7 @@ class PostgresStore:
         timeout = check_timeout(timeout)
         min_size, max_size = check_pool_sizes(min_size, max_size)
         kwargs = connection_kwargs(dsn, timeout)
-        watchdog = _Watchdog(round_trip_limit(timeout))
+        watchdog = sync_flavour.watchdog(round_trip_limit(timeout))
 
         def check(conn: Connection) -> None:
             # pool.connection() calls this before handing a connection out.
@@ -237,17 +181,14 @@ class PostgresStore:
             reconnect_timeout=timeout,
             check=check,
             name=f"satchel-postgres:{schema}.{table}",
-            open=True,
+            open=False,
         )
         store = cls(pool, schema=schema, table=table, timeout=timeout)
         store._owns_pool = True
         store._watchdog = watchdog
-        if create_schema:
-            try:
-                store.create_schema()
-            except BaseException:
-                store.close()
-                raise
+        store._create_schema = bool(create_schema)
+        store._ready = False
+        sync_flavour.open_at_once(store)
         return store
 
     @property
@@ -270,11 +211,38 @@ class PostgresStore:
         """Seconds to wait for a connection, and for the server to answer."""
         return self._timeout
 
+    def open(self) -> None:
+        """Do now what `from_dsn` left for the first call: open the pool and,
+        if asked, create the schema. Does nothing if already done, or if the
+        pool was brought by the caller.
+
+        Raises:
+            StoreError: the store is closed, or creating the schema failed.
+
+        """
+        if self._closed:
+            raise StoreError("postgres store failed (open): the store is closed")
+        with self._ready_lock:
+            # Checked under the lock: another task may have opened meanwhile.
+            if self._ready or self._closed:
+                return
+            self._pool.open()
+            if self._create_schema:
+                self._create_schema_now()
+            self._ready = True
+
     @contextmanager
     def _connection(self, action: str) -> Iterator[tuple[Connection, dict[str, bytes]]]:
+        if not self._ready:
+            self.open()
+        with self._borrow(action) as borrowed:
+            yield borrowed
+
+    @contextmanager
+    def _borrow(self, action: str) -> Iterator[tuple[Connection, dict[str, bytes]]]:
         if self._closed:
             raise StoreError(f"postgres store failed ({action}): the store is closed")
-        watch: _Watch | None = None
+        watch: Watch | None = None
         try:
             with self._pool.connection(timeout=self._timeout) as conn:
                 statements = self._sql.rendered(conn)
@@ -295,7 +263,8 @@ class PostgresStore:
         match op:
             case Load():
                 with self._connection("load") as (conn, sql):
-                    row = conn.execute(sql["load"], (op.key, op.now), binary=True).fetchone()
+                    cursor = conn.execute(sql["load"], (op.key, op.now), binary=True)
+                    row = cursor.fetchone()
                 if row is None:
                     return Missing()
                 return Loaded(value=bytes(row[0]), revision=int(row[1]))
@@ -333,7 +302,8 @@ class PostgresStore:
         total = 0
         while True:
             with self._connection("sweep") as (conn, sql):
-                removed = conn.execute(sql["sweep"], (now, batch_size, now)).rowcount
+                cursor = conn.execute(sql["sweep"], (now, batch_size, now))
+                removed = cursor.rowcount
             total += removed
             if removed < batch_size:
                 return total
@@ -350,8 +320,16 @@ class PostgresStore:
             StoreError: the server failed or refused (no privilege, say).
 
         """
-        with self._connection("create_schema") as (conn, sql):
-            found = conn.execute(sql["exists"], self._sql.names()).fetchone()
+        if not self._ready:
+            # Opening may itself create the schema (from_dsn's create_schema=True).
+            self.open()
+        self._create_schema_now()
+
+    def _create_schema_now(self) -> None:
+        # Not through _connection: open() calls this while holding the lock.
+        with self._borrow("create_schema") as (conn, sql):
+            cursor = conn.execute(sql["exists"], self._sql.names())
+            found = cursor.fetchone()
             if found is not None and all(found):
                 return
             with conn.transaction():
@@ -370,9 +348,11 @@ class PostgresStore:
         self._closed = True
         self._watchdog.stop()
         if self._owns_pool:
-            self._pool.close()
+            with self._ready_lock:
+                self._pool.close()
 
     def __enter__(self) -> PostgresStore:
+        self.open()
         return self
 
     def __exit__(
