@@ -161,3 +161,37 @@ def test_threads_each_get_their_own_reply(own_server: RedisProcess) -> None:
             for _ in range(10):
                 results = list(pool.map(lambda n: store.execute(load(f"key-{n:02d}")), range(20)))
                 assert results == [Loaded(value=b"v%d" % n, revision=1) for n in range(20)]
+
+
+def test_async_round_trips(own_server: RedisProcess) -> None:
+    # The asyncio store's commands as the server logged them: one per op,
+    # the script loaded only when the server does not know it.
+    with redis.Redis(host=HOST, port=own_server.port, client_name=ADMIN) as admin:
+        admin.config_set("slowlog-log-slower-than", 0)
+
+        def sent() -> list[str]:
+            entries = admin.slowlog_get(1000)
+            admin.slowlog_reset()
+            return [
+                entry["command"].split()[0].decode().lower()
+                for entry in reversed(entries)
+                if entry["client_name"] != ADMIN.encode() and entry["client_address"] != b"?:0"
+            ]
+
+        async def main() -> list[list[str]]:
+            trips = []
+            async with AsyncRedisStore.from_url(own_server.url) as store:
+                await store.execute(load(KEY))  # connects: its handshake is not an op's cost
+                sent()
+                for op in (load(KEY), save(), save(b"v2", 1), save(b"v3", 2), load(KEY)):
+                    await store.execute(op)
+                    trips.append(sent())
+            return trips
+
+        assert asyncio.run(main()) == [
+            ["get"],
+            ["set"],
+            ["evalsha", "script", "evalsha"],
+            ["evalsha"],
+            ["get"],
+        ]
