@@ -25,6 +25,7 @@ from ._adapter import (
 from ._checks import check_count, check_seconds
 from ._context import (
     RequestContext,
+    RequestContextSource,
     current_request_cookies,
     current_session,
     delete_response_cookie,
@@ -145,6 +146,7 @@ __all__ = [
     "OwnerIndexUnavailable",
     "ProtocolError",
     "RequestContext",
+    "RequestContextSource",
     "Result",
     "SQLiteStore",
     "SatchelError",

@@ -1,6 +1,7 @@
 """The request-scoped context: the current request's session from any function.
 
-Every adapter binds its per-request state (a `RequestContext`) to one
+Every adapter binds its per-request state (a `RequestContext`, or a
+`RequestContextSource` that makes one on first use) to one
 `contextvars.ContextVar` for the duration of a request, and resets it after:
 
     token = enter_request(state)
@@ -28,7 +29,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
-from typing import Final, Unpack
+from typing import Final, Protocol, Unpack
 
 from ._cookies import CookieAttributes, CookieOptions
 from ._errors import NoRequestContext
@@ -36,6 +37,7 @@ from ._session import Session
 
 __all__ = [
     "RequestContext",
+    "RequestContextSource",
     "current_request_cookies",
     "current_session",
     "delete_response_cookie",
@@ -45,6 +47,21 @@ __all__ = [
     "load_current_session",
     "set_response_cookie",
 ]
+
+
+class RequestContextSource(Protocol):
+    """What `enter_request` binds: anything that gives the request's
+    `RequestContext` when an accessor is first called.
+
+    A `RequestContext` is its own source. An adapter whose per-request object
+    cannot be one (its method names are the framework's, as on a Tornado
+    handler) binds that object instead, and makes the `RequestContext` only
+    when some code asks: a request that never does pays for no object.
+    """
+
+    def satchel_request_context(self) -> RequestContext:
+        """The request's `RequestContext`."""
+        ...
 
 
 class RequestContext(abc.ABC):
@@ -58,6 +75,10 @@ class RequestContext(abc.ABC):
     """
 
     __slots__ = ()
+
+    def satchel_request_context(self) -> RequestContext:
+        """Return the context itself: a `RequestContext` is its own `RequestContextSource`."""
+        return self
 
     @abc.abstractmethod
     def get_session(self) -> Session:
@@ -91,31 +112,32 @@ class RequestContext(abc.ABC):
         """Expire an application cookie; pass the Path and Domain it was set with."""
 
 
-_current: ContextVar[RequestContext] = ContextVar("satchel.request")
+_current: ContextVar[RequestContextSource] = ContextVar("satchel.request")
 
 # The variable's own methods, not wrappers: an adapter pays for the binding on
 # every request, including those that never touch the session.
-enter_request: Final[Callable[[RequestContext], Token[RequestContext]]] = _current.set
-"""``enter_request(context) -> token``: bind `context` as the current
-request's in this thread or task (`contextvars.ContextVar.set`). Adapters call
-it when a request starts and pass the token to `exit_request` when it ends."""
+enter_request: Final[Callable[[RequestContextSource], Token[RequestContextSource]]] = _current.set
+"""``enter_request(source) -> token``: bind a `RequestContext` (or a
+`RequestContextSource`) as the current request's in this thread or task
+(`contextvars.ContextVar.set`). Adapters call it when a request starts and
+pass the token to `exit_request` when it ends."""
 
-exit_request: Final[Callable[[Token[RequestContext]], None]] = _current.reset
+exit_request: Final[Callable[[Token[RequestContextSource]], None]] = _current.reset
 """``exit_request(token)``: restore what was bound before the matching
 `enter_request` (`contextvars.ContextVar.reset`); call it in a ``finally``, in
 the thread or task that entered."""
 
 
 def _context(accessor: str) -> RequestContext:
-    try:
-        return _current.get()
-    except LookupError:
-        raise NoRequestContext(
-            f"satchel.{accessor}() was called outside of a request: no satchel adapter is "
-            "serving a request in this thread or task (code run at import time, in a "
-            "background job, or in a thread the request did not start has no current "
-            "request); pass the session explicitly there"
-        ) from None
+    source = _current.get(None)
+    if source is not None:
+        return source.satchel_request_context()
+    raise NoRequestContext(
+        f"satchel.{accessor}() was called outside of a request: no satchel adapter is "
+        "serving a request in this thread or task (code run at import time, in a "
+        "background job, or in a thread the request did not start has no current "
+        "request); pass the session explicitly there"
+    )
 
 
 def has_request_context() -> bool:

@@ -244,3 +244,25 @@ def _error(call: Any) -> BaseException:
     except BaseException as error:
         return error
     raise AssertionError("no error")
+
+
+def test_a_source_makes_its_context_only_when_code_asks(server: Server) -> None:
+    class Source:
+        def __init__(self) -> None:
+            self.made: list[SyncContext] = []
+
+        def satchel_request_context(self) -> RequestContext:
+            if not self.made:
+                self.made.append(server.begin("theme=dark"))
+            return self.made[0]
+
+    source = Source()
+    token = satchel.enter_request(source)
+    try:
+        assert satchel.has_request_context()
+        assert source.made == []  # binding asked for nothing
+        assert satchel.current_request_cookies() == {"theme": "dark"}
+        assert satchel.current_request_cookies() is source.made[0].exchange.request_cookies
+        assert len(source.made) == 1
+    finally:
+        satchel.exit_request(token)

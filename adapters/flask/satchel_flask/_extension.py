@@ -35,6 +35,7 @@ from satchel import (
     StoreError,
     SweepThread,
     enter_request,
+    exit_request,
 )
 
 from ._session import _ENVIRON_KEY, FlaskSession
@@ -274,10 +275,14 @@ class SatchelSessionInterface(SessionInterface):
             response.call_on_close(session._unbind)
             self._save(session, response)
             return
+        # session._unbind() inlined: save_session and open_session run in
+        # the same thread and context, inside Flask's wsgi_app.
+        token, session._token = session._token, None
         try:
             self._save(session, response)
         finally:
-            session._unbind()
+            if token is not None:
+                exit_request(token)
 
     def _save(self, session: FlaskSession, response: Response) -> None:
         exchange = session._exchange

@@ -12,6 +12,7 @@ response as finished, so nothing finishes it twice.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import sys
 from asyncio import Future
@@ -34,7 +35,6 @@ from satchel import (
     State,
     StoreError,
     enter_request,
-    exit_request,
     session_timed_out,
 )
 
@@ -163,17 +163,34 @@ class SessionMixin(tornado.web.RequestHandler):
     # send_error() cannot drop them, as with Tornado's own set_cookie).
     _satchel_headers: tuple[tuple[str, str], ...] = ()
     _satchel_refused: bool = False
+    _satchel_context: _HandlerContext | None = None
 
-    async def _execute(
+    def _execute(  # type: ignore[override]
         self, transforms: list[tornado.web.OutputTransform], *args: bytes, **kwargs: bytes
-    ) -> None:
-        # Tornado runs each request's _execute in a task of its own: the
-        # request's context is bound there, around everything it runs.
-        token = enter_request(_HandlerContext(self))
-        try:
-            await super()._execute(transforms, *args, **kwargs)
-        finally:
-            exit_request(token)
+    ) -> asyncio.Task[None]:
+        # Tornado runs each request's _execute as a task of its own (it wraps
+        # the coroutine in one; a task it is handed is used as is). The task
+        # runs in a copy of the current context with the handler bound in it
+        # (see satchel_request_context): the handler, on_finish and every
+        # task they create see it, and the caller's context is never changed,
+        # so there is nothing to undo. Cheaper than a coroutine around
+        # Tornado's, which every resume of the request would pass through.
+        context = contextvars.copy_context()
+        context.run(enter_request, self)
+        return asyncio.get_running_loop().create_task(
+            super()._execute(transforms, *args, **kwargs), context=context
+        )
+
+    def satchel_request_context(self) -> RequestContext:
+        """The handler's `satchel.RequestContext`, made the first time code
+        calls ``satchel.current_session()`` or another request-scoped
+        accessor (the handler is what each request binds: a
+        `satchel.RequestContextSource`).
+        """
+        context = self._satchel_context
+        if context is None:
+            context = self._satchel_context = _HandlerContext(self)
+        return context
 
     # -- configuration ----------------------------------------------------
 
