@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from satchel import Keyring, Loaded, Save, Saved, SessionProtocol, Settings
+from satchel import Keyring, Load, Loaded, Save, Saved, SessionProtocol, Settings
 from satchel._keyring import _derive
 from satchel._record import Record, pack_map, pack_record
 from satchel._seal import IdCodec, Sealer, b64decode, b64encode, store_key
@@ -172,6 +172,43 @@ def test_packed_record_bytes() -> None:
     assert packed[17:21] == (14).to_bytes(4, "big")
 
 
+# The second record version: the same session with an owner and a label.
+OWNER, LABEL = "ada@example.com", "Firefox on Linux"
+PACKED_OWNED_RECORD = bytes.fromhex(
+    "0241d954fc4020000041d954fc4f2000000000000e0f10616461406578616d706c652e636f6d"
+    "46697265666f78206f6e204c696e757881a66e6f74696365a5736176656486a475736572a361"
+    "6461a16e2aa4636172749401cb4004000000000000c0c3a4626c6f62c40200ffa47768656ed6"
+    "ff65e071c0a2c3a981a66e657374656491a2c3bc"
+)
+
+
+def test_packed_owned_record_bytes() -> None:
+    flash_blob, data_blob = pack_map(VECTOR_FLASH), pack_map(VECTOR_DATA)
+    packed = pack_record(
+        created_at=NOW,
+        last_access=NOW + 60,
+        flash_blob=flash_blob,
+        data_blob=data_blob,
+        owner=OWNER,
+        label=LABEL,
+    )
+    assert packed == PACKED_OWNED_RECORD
+    # version 2 | created_at | last_access | flash length (u32 BE) | owner length (u8)
+    # | label length (u8) | owner | label | flash | data
+    header = struct.pack(">BddIBB", 2, NOW, NOW + 60, len(flash_blob), 15, 16)
+    assert packed == header + OWNER.encode() + LABEL.encode() + flash_blob + data_blob
+
+
+@pytest.mark.parametrize("authenticated", [False, True])
+def test_owned_record_vector_opens(authenticated: bool) -> None:
+    record = Record.unpack(PACKED_OWNED_RECORD, authenticated=authenticated)
+    assert record is not None
+    assert (record.created_at, record.last_access) == (NOW, NOW + 60)
+    assert (record.owner, record.label) == (OWNER, LABEL)
+    assert record.data == VECTOR_DATA
+    assert record.flash == VECTOR_FLASH
+
+
 # The same session written by a whole exchange, cookie and server storage.
 EXCHANGE_SET_COOKIE = {
     "cookie": (
@@ -285,6 +322,7 @@ def test_old_cookies_open_through_the_exchange(storage: Any) -> None:
     op = exchange.next_op()
     loads = []
     while op is not None:
+        assert isinstance(op, Load)
         loads.append(op.key)
         op = exchange.send(Loaded(value=OLD_RECORD, revision=3))
     assert loads == ([] if storage == "cookie" else [OLD_STORE_KEY])

@@ -13,7 +13,14 @@ import msgpack
 import pytest
 
 from satchel import UnstorableValue
-from satchel._record import Record, pack_map, pack_record
+from satchel._record import (
+    Record,
+    check_label,
+    check_owner,
+    pack_map,
+    pack_record,
+    read_header,
+)
 
 WHEN = dt.datetime(2024, 2, 29, 12, 0, 0, tzinfo=dt.UTC)
 DATA: dict[str, Any] = {"user": "ada", "blob": b"\x00\xff", "when": WHEN, "pair": (1, 2)}
@@ -119,3 +126,69 @@ def test_an_opened_record_keeps_the_bytes_of_its_maps() -> None:
     assert record.data_blob == PACKED_DATA
     assert record.flash_blob == flash_blob
     assert record.data["pair"] == [1, 2]
+
+
+# ---------------------------------------------------------------- owner and label (version 2)
+
+
+def owned(owner: bytes, label: bytes, flash: bytes, data: bytes) -> bytes:
+    """A version 2 record laid out as docs/record.md says."""
+    lengths = struct.pack(">BddIBB", 2, 1.0, 2.0, len(flash), len(owner), len(label))
+    return lengths + owner + label + flash + data
+
+
+def test_owner_and_label_errors_name_the_field() -> None:
+    with pytest.raises(TypeError, match=r"^owner: must be a str, not int$"):
+        check_owner(5)
+    with pytest.raises(TypeError, match=r"^label: must be a str, not bytes$"):
+        check_label(b"tablet")
+    with pytest.raises(ValueError, match=r"^owner: must not be empty$"):
+        check_owner("")
+
+
+def test_an_empty_label_is_allowed_and_packs_as_the_first_version() -> None:
+    assert check_label("") == ""
+    raw = pack_record(
+        created_at=1.0, last_access=2.0, flash_blob=pack_map({}), data_blob=PACKED_DATA, label=""
+    )
+    assert raw[0] == 1
+
+
+def test_a_label_without_an_owner_is_packed_and_opened() -> None:
+    flash = pack_map({"notice": "saved"})
+    raw = pack_record(
+        created_at=1.0, last_access=2.0, flash_blob=flash, data_blob=PACKED_DATA, label="tablet"
+    )
+    assert raw == owned(b"", b"tablet", flash, PACKED_DATA)
+    record = Record.unpack(raw)
+    assert record is not None
+    assert (record.owner, record.label) == (None, "tablet")
+    assert record.flash == {"notice": "saved"}
+    assert record.data["user"] == "ada"
+
+
+def test_an_owned_record_keeps_its_flash_messages() -> None:
+    flash = pack_map({"notice": "saved"})
+    record = Record.unpack(owned(b"ada", b"", flash, PACKED_DATA))
+    assert record is not None
+    assert (record.owner, record.label) == ("ada", None)
+    assert record.flash == {"notice": "saved"}
+    assert record.flash_blob == flash
+
+
+def test_read_header_reads_a_first_version_record() -> None:
+    raw = packed(PACKED_DATA)
+    assert read_header(raw) == (1.0, 2.0, None, None)
+
+
+def test_read_header_reads_the_header_alone_without_the_maps() -> None:
+    assert read_header(struct.pack(">BddI", 1, 1.0, 2.0, 0)) == (1.0, 2.0, None, None)
+    assert read_header(owned(b"ada", b"tablet", b"", b"")) == (1.0, 2.0, "ada", "tablet")
+
+
+def test_read_header_takes_records_of_up_to_16_mib() -> None:
+    head = struct.pack(">BddI", 1, 1.0, 2.0, 1)
+    raw = head + b"\x80" + b"\x00" * (16 * 1024 * 1024 - len(head) - 1)
+    assert len(raw) == 16_777_216
+    assert read_header(raw) == (1.0, 2.0, None, None)
+    assert read_header(raw + b"\x00") is None
