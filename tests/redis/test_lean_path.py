@@ -14,11 +14,11 @@ import pytest
 import redis
 import redis.exceptions
 
-from satchel import Load, Loaded, Saved, StoreError
+from satchel import Load, Loaded, Missing, Saved, StoreError
 from satchel_redis import AsyncRedisStore, RedisStore
 
 from .servers import HOST, RedisProcess
-from .test_faults import KEY, NOW, Flavour, assert_clean_failure, flavour, save, store_on
+from .test_faults import KEY, NOW, VALUE, Flavour, assert_clean_failure, flavour, save, store_on
 
 __all__ = ["flavour", "store_on"]  # the fixtures, shared with the fault tests
 
@@ -195,3 +195,25 @@ def test_async_round_trips(own_server: RedisProcess) -> None:
             ["evalsha"],
             ["get"],
         ]
+
+
+def test_cancelled_from_outside_is_not_a_timeout(
+    own_server: RedisProcess, admin: redis.Redis
+) -> None:
+    async def main() -> None:
+        async with AsyncRedisStore.from_url(own_server.url, timeout=5.0) as store:
+            await store.execute(save())
+            admin.client_pause(3000, all=True)
+            try:
+                task = asyncio.create_task(store.execute(load(KEY)))
+                await asyncio.sleep(0.1)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+            finally:
+                admin.client_unpause()
+            # The cancelled command's connection was closed, not reused.
+            assert await store.execute(load("another-key")) == Missing()
+            assert await store.execute(load(KEY)) == Loaded(value=VALUE, revision=1)
+
+    asyncio.run(main())
