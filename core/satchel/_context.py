@@ -59,8 +59,11 @@ class RequestContextSource(Protocol):
     when some code asks: a request that never does pays for no object.
     """
 
-    def satchel_request_context(self) -> RequestContext:
-        """The request's `RequestContext`."""
+    def satchel_request_context(self) -> RequestContext | None:
+        """The request's `RequestContext`, or ``None`` if the source knows its
+        request is over (a binding its adapter could not undo): the accessors
+        then raise `NoRequestContext`, as if nothing were bound.
+        """
         ...
 
 
@@ -76,8 +79,10 @@ class RequestContext(abc.ABC):
 
     __slots__ = ()
 
-    def satchel_request_context(self) -> RequestContext:
-        """Return the context itself: a `RequestContext` is its own `RequestContextSource`."""
+    def satchel_request_context(self) -> RequestContext | None:
+        """Return the context itself: a `RequestContext` is its own
+        `RequestContextSource` (see there for when to return ``None``).
+        """
         return self
 
     @abc.abstractmethod
@@ -131,7 +136,9 @@ the thread or task that entered."""
 def _context(accessor: str) -> RequestContext:
     source = _current.get(None)
     if source is not None:
-        return source.satchel_request_context()
+        context = source.satchel_request_context()
+        if context is not None:
+            return context
     raise NoRequestContext(
         f"satchel.{accessor}() was called outside of a request: no satchel adapter is "
         "serving a request in this thread or task (code run at import time, in a "
@@ -142,7 +149,8 @@ def _context(accessor: str) -> RequestContext:
 
 def has_request_context() -> bool:
     """True while a satchel adapter serves a request in this thread or task."""
-    return _current.get(None) is not None
+    source = _current.get(None)
+    return source is not None and source.satchel_request_context() is not None
 
 
 def current_session() -> Session:

@@ -259,8 +259,8 @@ def test_a_source_makes_its_context_only_when_code_asks(server: Server) -> None:
     source = Source()
     token = satchel.enter_request(source)
     try:
-        assert satchel.has_request_context()
         assert source.made == []  # binding asked for nothing
+        assert satchel.has_request_context()
         assert satchel.current_request_cookies() == {"theme": "dark"}
         assert satchel.current_request_cookies() is source.made[0].exchange.request_cookies
         assert len(source.made) == 1

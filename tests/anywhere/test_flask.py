@@ -12,7 +12,8 @@ import pytest
 from flask import Flask, Response, stream_with_context
 
 import satchel
-from satchel import Settings
+from satchel import NoRequestContext, Settings
+from satchel import _context as satchel_context
 from satchel_flask import Satchel
 
 from ..flask.helpers import serving_with_waitress
@@ -84,3 +85,35 @@ def test_a_thread_that_served_a_request_is_left_with_none(
         assert response.get_data(as_text=True) == expected
         response.close()
         assert not satchel.has_request_context()
+
+
+def test_a_request_context_pushed_by_hand_answers_only_while_pushed(
+    settings: Settings, counting_store: CountingStore
+) -> None:
+    app = build_app(settings, counting_store)
+    with app.test_request_context("/"):
+        assert satchel.has_request_context()
+        satchel.current_session()["user"] = "ada"
+    # Nothing finished that request, so its binding is still there; it knows
+    # its request is over.
+    assert not satchel.has_request_context()
+    with pytest.raises(NoRequestContext, match=r"satchel\.current_session\(\) .*outside"):
+        satchel.current_session()
+
+
+def test_an_error_flask_propagates_ends_the_requests_context(
+    settings: Settings, counting_store: CountingStore
+) -> None:
+    app = build_app(settings, counting_store)
+    app.testing = True  # PROPAGATE_EXCEPTIONS: the error leaves Flask before save_session
+
+    @app.get("/boom")
+    def boom() -> str:
+        satchel.current_session()["user"] = "ada"
+        raise LookupError("boom")
+
+    bound_before = satchel_context._current.get(None)
+    with pytest.raises(LookupError):
+        app.test_client().get("/boom")
+    # Unbound, not merely inert: what was bound before is back.
+    assert satchel_context._current.get(None) is bound_before

@@ -219,6 +219,9 @@ def _abandon_on_error(sender: Flask, exception: BaseException, **extra: Any) -> 
     session = request.environ.get(ENVIRON_KEY)
     if isinstance(session, FlaskSession):
         session._failed = True
+        # With PROPAGATE_EXCEPTIONS (testing, debug) the error leaves Flask
+        # before save_session, which would have ended the request's context.
+        session._unbind()
 
 
 @final

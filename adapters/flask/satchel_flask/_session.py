@@ -23,7 +23,6 @@ from satchel import (
     CookieOptions,
     EndedReason,
     Exchange,
-    NoRequestContext,
     RequestContext,
     RequestContextSource,
     SatchelError,
@@ -328,38 +327,38 @@ class FlaskSession(SessionMixin, RequestContext):
     @property
     def request_cookies(self) -> Mapping[str, str]:
         """Every cookie of the request, name → value as sent; does not open the session."""
-        return self._in_request()._exchange.request_cookies
+        return self._exchange.request_cookies
 
     def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
         """Add a validated ``Set-Cookie`` for an application cookie to the response."""
-        self._in_request()._exchange.set_cookie(name, value, **options)
+        self._exchange.set_cookie(name, value, **options)
 
     def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
-        self._in_request()._exchange.delete_cookie(name, **attributes)
+        self._exchange.delete_cookie(name, **attributes)
 
     # -- the request's context: satchel.current_session() and the like ----------
 
-    def _in_request(self) -> FlaskSession:
-        # A context left bound (a request context pushed by hand, never
-        # answered) must never answer for anything but its own request.
+    def satchel_request_context(self) -> FlaskSession | None:
+        """Return this session while its Flask request is the current one, else ``None``.
+
+        The binding ends when the response is finished, but a request
+        context pushed by hand (``app.test_request_context()``, the test
+        client's ``session_transaction``) never finishes one: what it leaves
+        bound must never answer for anything but its own request.
+        """
         current: object = request.environ.get(_ENVIRON_KEY) if has_request_context() else None
-        if current is not self:
-            raise NoRequestContext(
-                "the satchel context belongs to a Flask request that has ended; "
-                "no request is being served in this thread"
-            )
-        return self
+        return self if current is self else None
 
     def get_session(self) -> Session:
-        """`satchel`, from the request's context (``satchel.current_session()``)."""
-        return self._in_request().satchel
+        """`satchel`, for ``satchel.current_session()``."""
+        return self.satchel
 
     async def load_session(self) -> Session:
-        """`satchel`, from the request's context (``satchel.load_current_session()``):
-        the store is synchronous, so it is loaded right here.
+        """`satchel`, for ``satchel.load_current_session()``: the store is
+        synchronous, so it is loaded right here.
         """
-        return self._in_request().satchel
+        return self.satchel
 
     def _unbind(self) -> None:
         """Unbind the request's context, once (later calls do nothing)."""
@@ -367,9 +366,10 @@ class FlaskSession(SessionMixin, RequestContext):
         if token is None:
             return
         # ValueError: ended in another thread or task than the one that began
-        # it. The binding there cannot be undone from here, and `_in_request`
-        # keeps it from answering for anything but this request. (Not
-        # contextlib.suppress: every request pays for its with-statement.)
+        # it. The binding there cannot be undone from here, and
+        # `satchel_request_context` keeps it from answering for anything but
+        # this request. (Not contextlib.suppress: every request would pay for
+        # its with-statement.)
         try:  # noqa: SIM105
             exit_request(token)
         except ValueError:
