@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextvars
 import json
 import os
 import sys
@@ -36,10 +37,25 @@ from _common import (
     write_json,
 )
 
-from satchel import Keyring, MemoryStore, SessionProtocol, Settings, run_ops
+from satchel import (
+    Keyring,
+    MemoryStore,
+    RequestContext,
+    SessionProtocol,
+    Settings,
+    enter_request,
+    exit_request,
+    run_ops,
+)
 from satchel.testing import Browser, ManualClock
 
 BOUND = "satchel's formats and checks, no exchange"
+UNTOUCHED_BOUND = "satchel untouched request, context bound"
+EMPTY_CALL = "empty call"
+CORE_BOUND = "bind + unbind (aiohttp, ASGI, WSGI)"
+TORNADO_BARE = "Tornado: the context copy its task makes anyway"
+TORNADO_BOUND = "Tornado: the copy, with the request bound in it"
+FLASK_BOUND = "Flask: bind in open_session, unbind in save_session"
 
 # -- satchel --------------------------------------------------------------------
 
@@ -70,6 +86,19 @@ def satchel_variants() -> dict[str, Measure]:
         exchange.finish()
         return exchange.outcome.headers
 
+    # What every adapter adds to each request for the request-scoped context:
+    # its per-request state (made anyway) bound and unbound around the request.
+    state = _BenchContext()
+
+    def untouched_bound() -> object:
+        exchange = cookie.begin(header, now=clock())
+        token = enter_request(state)
+        try:
+            exchange.finish()
+        finally:
+            exit_request(token)
+        return exchange.outcome.headers
+
     server = SessionProtocol(Settings(keyring=Keyring([SECRET])), storage="server")
     store = MemoryStore()
     server_browser = Browser(server, clock, store)
@@ -90,7 +119,103 @@ def satchel_variants() -> dict[str, Measure]:
         "satchel cookie, read only": sync_measure(cookie_read_only),
         "satchel memory store, changed": sync_measure(server_changed),
         "satchel untouched request": sync_measure(untouched),
+        UNTOUCHED_BOUND: sync_measure(untouched_bound),
     }
+
+
+# -- the request-scoped context, alone ---------------------------------------------------
+
+
+class _BenchContext(RequestContext):
+    """A `RequestContext` that is never asked anything: only bound and unbound."""
+
+    __slots__ = ()
+
+    def get_session(self) -> Any:
+        raise NotImplementedError
+
+    async def load_session(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def request_cookies(self) -> Any:
+        raise NotImplementedError
+
+    def set_cookie(self, name: str, value: str, **options: Any) -> None:
+        raise NotImplementedError
+
+    def delete_cookie(self, name: str, **attributes: Any) -> None:
+        raise NotImplementedError
+
+
+def context_variants() -> dict[str, Measure]:
+    """What each adapter does per request for the request-scoped context, alone.
+
+    - the core binding (aiohttp, ASGI, WSGI): ``enter_request`` and
+      ``exit_request`` in a ``try``/``finally`` around the request;
+    - Tornado: the request's task starts in a copy of the context with the
+      handler bound in it. The task copies the context anyway when it is made
+      without one, so what is added is binding in the copy: measured as copy
+      and bind against the copy alone;
+    - Flask: the binding in ``open_session`` and the unbinding in
+      ``save_session`` (with its check for a streamed response).
+
+    Each is measured with its call from the benchmark loop; ``empty call`` is
+    that call alone, subtracted in the results.
+    """
+    state = _BenchContext()
+
+    def empty() -> None:
+        return None
+
+    def bound() -> None:
+        token = enter_request(state)
+        try:
+            pass
+        finally:
+            exit_request(token)
+
+    handler: Any = object()
+
+    def tornado_bare() -> None:
+        contextvars.copy_context()
+
+    def tornado_bound() -> None:
+        contextvars.copy_context().run(enter_request, handler)
+
+    variants = {
+        EMPTY_CALL: sync_measure(empty),
+        CORE_BOUND: sync_measure(bound),
+        TORNADO_BARE: sync_measure(tornado_bare),
+        TORNADO_BOUND: sync_measure(tornado_bound),
+    }
+    try:
+        from flask import Flask, Response
+
+        from satchel_flask import Satchel
+        from satchel_flask._session import FlaskSession
+    except ImportError:
+        return variants  # satchel-flask not installed: no Flask row
+
+    extension = Satchel(
+        Flask("bench"), settings=Settings(keyring=Keyring([SECRET])), sweep_interval=None
+    )
+    session = FlaskSession(extension.runtime.begin(None), extension)
+    response = Response("ok")
+
+    def flask_bound() -> None:
+        session._token = enter_request(session)  # open_session
+        if response.is_streamed:  # save_session
+            raise AssertionError("a plain response")
+        token, session._token = session._token, None
+        try:
+            pass
+        finally:
+            if token is not None:
+                exit_request(token)
+
+    variants[FLASK_BOUND] = sync_measure(flask_bound)
+    return variants
 
 
 def floor_variant() -> Measure:
@@ -291,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = interleaved(variants, args.rounds, args.seconds)
     medians = {name: median(values) for name, values in samples.items()}
+    context_samples = interleaved(context_variants(), args.rounds, args.seconds)
+    context = {name: median(values) for name, values in context_samples.items()}
     floor = medians["floor (AES-GCM + msgpack + base64url)"]
     cookie = medians["satchel cookie, changed"]
 
@@ -300,6 +427,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:42s} {seconds * 1e6:8.2f} {seconds / floor:8.2f} {seconds / cookie:17.2f}")
     for item in missing:
         print(f"skipped: {item}")
+
+    # What the request-scoped context adds per request, by adapter, net of
+    # the benchmark loop's own call.
+    added = {
+        "aiohttp, ASGI, WSGI": context[CORE_BOUND] - context[EMPTY_CALL],
+        "Tornado": context[TORNADO_BOUND] - context[TORNADO_BARE],
+    }
+    if FLASK_BOUND in context:
+        added["Flask"] = context[FLASK_BOUND] - context[EMPTY_CALL]
+    pair = medians[UNTOUCHED_BOUND] - medians["satchel untouched request"]
+    print("\nThe request-scoped context, what it adds to an untouched request (µs)")
+    for name, seconds in added.items():
+        print(f"  {name:42s} {seconds * 1e6:8.3f}")
+    print(f"  {'(the pair of untouched rows above differ by)':42s} {pair * 1e6:8.3f}")
 
     targets = [
         (
@@ -311,6 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             "untouched request < 5 µs",
             medians["satchel untouched request"] * 1e6,
             medians["satchel untouched request"] < 5e-6,
+        ),
+        *(
+            (f"request-scoped context on {name} ≤ 0.2 µs", seconds * 1e6, seconds <= 0.2e-6)
+            for name, seconds in added.items()
         ),
     ]
     print(
@@ -328,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "median_seconds": medians,
             "samples_seconds": samples,
+            "context_median_seconds": context,
+            "context_added_seconds": added,
             "targets": [{"target": t, "value": v, "met": m} for t, v, m in targets],
         },
     )
