@@ -24,6 +24,7 @@ from ._adapter import (
 )
 from ._checks import check_count, check_seconds
 from ._context import (
+    ExchangeContext,
     RequestContext,
     RequestContextSource,
     current_request_cookies,
@@ -133,6 +134,7 @@ __all__ = [
     "Ended",
     "EndedReason",
     "Exchange",
+    "ExchangeContext",
     "Keyring",
     "ListOwned",
     "Load",

@@ -29,13 +29,17 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
-from typing import Final, Protocol, Unpack
+from typing import TYPE_CHECKING, Final, Protocol, Unpack
 
 from ._cookies import CookieAttributes, CookieOptions
 from ._errors import NoRequestContext
 from ._session import Session
 
+if TYPE_CHECKING:
+    from ._exchange import Exchange
+
 __all__ = [
+    "ExchangeContext",
     "RequestContext",
     "RequestContextSource",
     "current_request_cookies",
@@ -115,6 +119,31 @@ class RequestContext(abc.ABC):
     @abc.abstractmethod
     def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
+
+
+class ExchangeContext(RequestContext):
+    """A `RequestContext` whose cookies are those of its `exchange`: an
+    adapter's per-request state with an ``exchange`` attribute subclasses
+    it and writes only `get_session` and `load_session`.
+    """
+
+    __slots__ = ()
+
+    exchange: Exchange
+    """The request's exchange (a slot or attribute of the subclass)."""
+
+    @property
+    def request_cookies(self) -> Mapping[str, str]:
+        """The exchange's ``request_cookies`` (parsed on first use)."""
+        return self.exchange.request_cookies
+
+    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
+        """The exchange's ``set_cookie``."""
+        self.exchange.set_cookie(name, value, **options)
+
+    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
+        """The exchange's ``delete_cookie``."""
+        self.exchange.delete_cookie(name, **attributes)
 
 
 _current: ContextVar[RequestContextSource] = ContextVar("satchel.request")

@@ -7,17 +7,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any, Unpack
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import satchel
 from satchel import (
     AdapterOptions,
-    CookieAttributes,
-    CookieOptions,
     Exchange,
+    ExchangeContext,
     Keyring,
     NoRequestContext,
     Op,
@@ -48,7 +47,7 @@ class RecordingStore:
         return self.inner.execute(op)
 
 
-class SyncContext(RequestContext):
+class SyncContext(ExchangeContext):
     """What a synchronous adapter binds: the exchange, opened on first use."""
 
     __slots__ = ("exchange", "runtime")
@@ -64,16 +63,6 @@ class SyncContext(RequestContext):
 
     async def load_session(self) -> Session:
         return self.get_session()
-
-    @property
-    def request_cookies(self) -> Mapping[str, str]:
-        return self.exchange.request_cookies
-
-    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
-        self.exchange.set_cookie(name, value, **options)
-
-    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
-        self.exchange.delete_cookie(name, **attributes)
 
 
 class Server:

@@ -31,8 +31,8 @@ from satchel import (
     CookieAttributes,
     CookieOptions,
     Exchange,
+    ExchangeContext,
     ProtocolError,
-    RequestContext,
     Session,
     State,
     StoreError,
@@ -88,7 +88,7 @@ class Adapter:
 
 
 @final
-class _RequestState(RequestContext):
+class _RequestState(ExchangeContext):
     """One request's exchange and what the adapter knows about it; the
     request's `satchel.RequestContext` while it is served.
     """
@@ -159,19 +159,6 @@ class _RequestState(RequestContext):
         if session_timed_out(session):
             await self.adapter.on_timeout(self.request, session)
         return session
-
-    @property
-    def request_cookies(self) -> Mapping[str, str]:
-        """The request's cookies; see `request_cookies` (the function)."""
-        return self.exchange.request_cookies
-
-    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
-        """Add an application cookie; see `set_cookie` (the function)."""
-        self.exchange.set_cookie(name, value, **options)
-
-    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
-        """Expire an application cookie; see `delete_cookie` (the function)."""
-        self.exchange.delete_cookie(name, **attributes)
 
 
 # aiohttp 3.14 added typed request keys and warns about plain string keys;

@@ -19,8 +19,8 @@ from satchel import (
     CookieOptions,
     EndedReason,
     Exchange,
+    ExchangeContext,
     ProtocolError,
-    RequestContext,
     Session,
     SessionTimedOut,
     State,
@@ -49,7 +49,7 @@ spec's own extension keys, so it never collides with a framework's)."""
 
 
 @final
-class RequestState(RequestContext):
+class RequestState(ExchangeContext):
     """One request's exchange and what the middleware knows about it; the
     request's `satchel.RequestContext` while the middleware serves it.
     """
@@ -157,19 +157,6 @@ class RequestState(RequestContext):
     async def load_session(self) -> Session:
         """The session, loaded on first use; see `load_session` (the function)."""
         return await self.load(self.scope)
-
-    @property
-    def request_cookies(self) -> Mapping[str, str]:
-        """The request's cookies; see `request_cookies` (the function)."""
-        return self.exchange.request_cookies
-
-    def set_cookie(self, name: str, value: str, **options: Unpack[CookieOptions]) -> None:
-        """Add an application cookie; see `set_cookie` (the function)."""
-        self.exchange.set_cookie(name, value, **options)
-
-    def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
-        """Expire an application cookie; see `delete_cookie` (the function)."""
-        self.exchange.delete_cookie(name, **attributes)
 
 
 def scope_of(connection: Any) -> MutableMapping[str, Any]:
