@@ -9,7 +9,9 @@ option. `SessionRuntime` (threads) and `AsyncSessionRuntime` (asyncio) then do
 the per-request work on top of the exchange: open and load a session, finish
 and save it with the saves of one session taking turns, log what happened in
 one set of words, sweep expired records, and describe the default answer to a
-store failure. An adapter only translates between its framework and these.
+store failure. An adapter only translates between its framework and these,
+and binds each request's state for the request-scoped accessors
+(``satchel.current_session()`` and the like; see ``_context``).
 """
 
 from __future__ import annotations
