@@ -122,6 +122,8 @@ def e2e(data: dict[str, Any]) -> str:
                 f"{row['cpu_us_per_request']:.0f}",
                 f"{row.get('cpu_x_bare', 1):.2f}",
                 f"{row.get('session_cpu_us_per_request', 0):.0f}",
+                # Redis rows: session CPU as a multiple of the floor row's.
+                f"{row['x_floor']:.2f}" if "x_floor" in row else "-",
                 f"{row['p50_ms']:.2f}",
                 row["errors"],
             ]
@@ -133,6 +135,7 @@ def e2e(data: dict[str, Any]) -> str:
             "server CPU µs/request",
             "x bare",
             "session CPU µs/request",
+            "x floor",
             "p50 ms",
             "errors",
         ],
