@@ -25,6 +25,7 @@ from ._shared import (
     AsyncClient,
     Command,
     Lane,
+    OperationTimer,
     action,
     answer,
     async_deadline,
@@ -140,7 +141,7 @@ class AsyncRedisStore:
         # Set by from_url for a single server: the lean path.
         self._lane: _AsyncLane | None = None
         # Set by from_url: the reply timeout, enforced per operation.
-        self._deadline: float | None = None
+        self._deadline: OperationTimer | None = None
 
     # --8<-- [start:from_url]
     @classmethod
@@ -240,7 +241,7 @@ class AsyncRedisStore:
             # Cancelled mid-command: that connection was closed, so no late
             # reply can be read by the next command. Reported as the socket
             # timeout it replaces.
-            cause = redis.exceptions.TimeoutError(f"no reply within {self._deadline} s")
+            cause = redis.exceptions.TimeoutError(f"no reply within {self._deadline.seconds} s")
             raise failure(action(op), cause) from cause
         except redis.exceptions.ResponseError as exc:
             if isinstance(op, Load) and is_wrong_type(exc):
