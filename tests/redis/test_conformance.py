@@ -21,9 +21,6 @@ pytestmark = pytest.mark.redis
 
 # --8<-- [start:conformance]
 class TestRedisStore(StoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
     # Redis drops expired keys itself: the expiry tests sleep past a real TTL.
     native_expiry = True
 
@@ -34,9 +31,6 @@ class TestRedisStore(StoreConformance):
 
 
 class TestAsyncRedisStore(AsyncStoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
     native_expiry = True
 
     @pytest.fixture
@@ -50,9 +44,6 @@ class TestAsyncRedisStore(AsyncStoreConformance):
 
 
 class TestRedisStoreOnACluster(StoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
     native_expiry = True
 
     @pytest.fixture
@@ -82,9 +73,6 @@ async def warm_up(client: redis.asyncio.RedisCluster, connections: int) -> None:
 
 
 class TestAsyncRedisStoreOnACluster(AsyncStoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
     native_expiry = True
 
     @pytest.fixture

@@ -7,6 +7,13 @@ bytes, with a native expiry set from the `Save`'s TTL. A load is one ``GET``;
 a create is one ``SET ... NX PX``; an update is one ``EVALSHA`` of a short Lua
 script that compares the stored revision and writes in the same step; a delete
 is one ``DEL``. Redis expires keys itself, so there is no ``sweep``.
+
+Sessions with an owner are also filed in the owner's index, a sorted set
+(``prefix + "owner:{" + SHA-256 of the owner + "}"``) of store keys scored by
+their expiry. On one server each op of an owned session is one ``EVALSHA`` of
+a script that keeps the session and the index in step; on a Redis Cluster the
+two live in different slots, and the store runs the steps in the order
+docs/stores/redis.md argues for.
 """
 
 from __future__ import annotations
@@ -32,10 +39,14 @@ from satchel import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -146,12 +157,6 @@ def is_wrong_type(exc: redis.exceptions.ResponseError) -> bool:
 # --8<-- [end:errors]
 
 
-def op_key(op: Op) -> str:
-    if not isinstance(op, Load | Save | Delete):
-        raise TypeError(f"not a store operation: {type(op).__name__}")
-    return op.key
-
-
 def action(op: Op) -> str:
     if isinstance(op, Save):
         return "Save (create)" if op.expected_revision is None else "Save (update)"
@@ -231,21 +236,323 @@ def bad_url(exc: Exception) -> ConfigurationError:
     return ConfigurationError(f"url: {exc}")
 
 
+# -- the owner index ------------------------------------------------------------------
+
+
+# --8<-- [start:owner-layout]
+def owner_key(prefix: str, owner: str) -> str:
+    # One sorted set per owner: member = the store key, score = the record's
+    # expires_at. The owner is hashed, so any owner string makes a safe key
+    # and its bytes are not stored in the key; the braces make the hash the
+    # Redis Cluster hash tag, so the whole index lives in one slot.
+    digest = hashlib.sha256(owner.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{prefix}owner:{{{digest}}}"
+
+
+# --8<-- [end:owner-layout]
+
+# Shared by the scripts that write to an index: its own expiry is kept at
+# least as long as its longest-lived member's, so an abandoned owner's index
+# disappears with its last session. PTTL answers -1 (no expiry) or -2 (no
+# key), both below any TTL.
+_KEEP_FOR: Final = """
+local function keep_for(index, ms)
+  if redis.call('PTTL', index) < tonumber(ms) then
+    redis.call('PEXPIRE', index, ms)
+  end
+end
+"""
+
+# --8<-- [start:owner-scripts]
+# One server: each op of an owned session is one of these scripts, so the
+# session and its index change in one atomic step. The session keys of other
+# members are built inside the script from the prefix (ARGV[1]); Redis allows
+# that outside a cluster.
+
+# A create with an owner. KEYS: the session, the index. ARGV: prefix, store
+# key, value, TTL (ms), expires_at, now, max_owned (0: no cap). Answers 1
+# when created, 0 (nothing changed) when the session key exists.
+OWNED_CREATE_SCRIPT: Final = (
+    _KEEP_FOR
+    + """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local index, prefix, room = KEYS[2], ARGV[1], tonumber(ARGV[7])
+redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[6])
+redis.call('ZREM', index, ARGV[2])
+if room > 0 and redis.call('ZCARD', index) >= room then
+  for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    if redis.call('EXISTS', prefix .. '{' .. member .. '}') == 0 then
+      redis.call('ZREM', index, member)
+    end
+  end
+  local over = redis.call('ZCARD', index) - room + 1
+  if over > 0 then
+    for _, member in ipairs(redis.call('ZRANGE', index, 0, over - 1)) do
+      redis.call('DEL', prefix .. '{' .. member .. '}')
+      redis.call('ZREM', index, member)
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+redis.call('ZADD', index, ARGV[5], ARGV[2])
+keep_for(index, ARGV[4])
+return 1
+"""
+)
+
+# An update with an owner: the compare-and-set of UPDATE_SCRIPT, then the
+# member's score follows the new expiry. KEYS: the session, the index.
+# ARGV: header, value, TTL (ms), store key, expires_at.
+OWNED_UPDATE_SCRIPT: Final = (
+    _KEEP_FOR
+    + """
+local head = redis.pcall('GETRANGE', KEYS[1], 0, #ARGV[1] - 1)
+if head ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+keep_for(KEYS[2], ARGV[3])
+return 1
+"""
+)
+
+# A delete with an owner. KEYS: the session, the index. ARGV: store key.
+OWNED_DELETE_SCRIPT: Final = """
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# ListOwned. KEYS: the index. ARGV: prefix, now. Answers store key, stored
+# value, store key, stored value, ... of the live members; entries that
+# expired by `now` or whose session key is gone are dropped on the way.
+LIST_SCRIPT: Final = """
+local index, prefix = KEYS[1], ARGV[1]
+redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[2])
+local found = {}
+for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  local value = redis.pcall('GET', prefix .. '{' .. member .. '}')
+  if type(value) == 'string' then
+    found[#found + 1] = member
+    found[#found + 1] = value
+  elseif not value then
+    redis.call('ZREM', index, member)
+  end
+end
+return found
+"""
+
+# EndOwned. KEYS: the index. ARGV: prefix, now, keep ("" for none), only
+# ("" for all). Deletes the members' session keys and entries; answers how
+# many of the deleted keys were live at `now`.
+END_SCRIPT: Final = """
+local index, prefix, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local members = {}
+if ARGV[4] ~= '' then
+  local score = redis.call('ZSCORE', index, ARGV[4])
+  if score then
+    members = {ARGV[4], score}
+  end
+else
+  members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+end
+local ended = 0
+for i = 1, #members, 2 do
+  local member = members[i]
+  if member ~= ARGV[3] then
+    local gone = redis.call('DEL', prefix .. '{' .. member .. '}')
+    if gone == 1 and tonumber(members[i + 1]) > now then
+      ended = ended + 1
+    end
+    redis.call('ZREM', index, member)
+  end
+end
+return ended
+"""
+# --8<-- [end:owner-scripts]
+
+# --8<-- [start:cluster-scripts]
+# Redis Cluster: the index is in its owner's slot and each session in its
+# own, so no script may touch both. These scripts touch the index alone, and
+# the store sends the session commands around them (docs/stores/redis.md has
+# the order and why it is safe). An entry scored -inf is "doomed": its
+# session is being ended by an "end all" or a cap; it is never counted or
+# listed, never pruned, and removed once its session key has been deleted.
+
+# File a member. KEYS: the index. ARGV: store key, expires_at, TTL (ms),
+# now, "create" or "update", max_owned (0: no cap). A create dooms the
+# owner's earliest-expiring entries beyond max_owned - 1 and answers them;
+# an update leaves a doomed member doomed.
+CLUSTER_FILE_SCRIPT: Final = (
+    _KEEP_FOR
+    + """
+local index, member = KEYS[1], ARGV[1]
+redis.call('ZREMRANGEBYSCORE', index, '(-inf', ARGV[4])
+local doomed = {}
+if ARGV[5] == 'update' then
+  if redis.call('ZSCORE', index, member) == '-inf' then
+    return doomed
+  end
+else
+  redis.call('ZREM', index, member)
+  local room = tonumber(ARGV[6])
+  if room > 0 then
+    local over = redis.call('ZCOUNT', index, '(-inf', '+inf') - room + 1
+    if over > 0 then
+      doomed = redis.call('ZRANGEBYSCORE', index, '(-inf', '+inf', 'LIMIT', 0, over)
+      for _, victim in ipairs(doomed) do
+        redis.call('ZADD', index, '-inf', victim)
+      end
+    end
+  end
+end
+redis.call('ZADD', index, ARGV[2], member)
+keep_for(index, ARGV[3])
+return doomed
+"""
+)
+
+# The live members. KEYS: the index. ARGV: now. Prunes expired entries.
+CLUSTER_LIVE_SCRIPT: Final = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(-inf', ARGV[1])
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+"""
+
+# Doom the members an EndOwned ends. KEYS: the index. ARGV: now, keep ("" for
+# none), only ("" for all). Answers store key, 1 if live at `now` else 0, ...
+CLUSTER_DOOM_SCRIPT: Final = """
+local index, now = KEYS[1], tonumber(ARGV[1])
+local members = {}
+if ARGV[3] ~= '' then
+  local score = redis.call('ZSCORE', index, ARGV[3])
+  if score then
+    members = {ARGV[3], score}
+  end
+else
+  members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+end
+local taken = {}
+for i = 1, #members, 2 do
+  local member, score = members[i], members[i + 1]
+  if member ~= ARGV[2] then
+    taken[#taken + 1] = member
+    taken[#taken + 1] = (score ~= '-inf' and tonumber(score) > now) and 1 or 0
+    redis.call('ZADD', index, '-inf', member)
+  end
+end
+return taken
+"""
+# --8<-- [end:cluster-scripts]
+
+
 # -- the commands, and what their replies mean -------------------------------------
 
-UPDATE_SHA: Final = hashlib.sha1(UPDATE_SCRIPT.encode(), usedforsecurity=False).hexdigest()
-"""The script's hash, as ``EVALSHA`` names it (what redis-py's `Script` computes)."""
 
-SCRIPT_LOAD: Final = (b"SCRIPT", b"LOAD", UPDATE_SCRIPT)
+def sha1(script: str) -> str:
+    """The script's hash, as ``EVALSHA`` names it (what redis-py's `Script` computes)."""
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
+UPDATE_SHA: Final = sha1(UPDATE_SCRIPT)
+OWNED_CREATE_SHA: Final = sha1(OWNED_CREATE_SCRIPT)
+OWNED_UPDATE_SHA: Final = sha1(OWNED_UPDATE_SCRIPT)
+OWNED_DELETE_SHA: Final = sha1(OWNED_DELETE_SCRIPT)
+LIST_SHA: Final = sha1(LIST_SCRIPT)
+END_SHA: Final = sha1(END_SCRIPT)
+CLUSTER_FILE_SHA: Final = sha1(CLUSTER_FILE_SCRIPT)
+CLUSTER_LIVE_SHA: Final = sha1(CLUSTER_LIVE_SCRIPT)
+CLUSTER_DOOM_SHA: Final = sha1(CLUSTER_DOOM_SCRIPT)
+
+SCRIPTS: Final = {
+    sha1(script): script
+    for script in (
+        UPDATE_SCRIPT,
+        OWNED_CREATE_SCRIPT,
+        OWNED_UPDATE_SCRIPT,
+        OWNED_DELETE_SCRIPT,
+        LIST_SCRIPT,
+        END_SCRIPT,
+        CLUSTER_FILE_SCRIPT,
+        CLUSTER_LIVE_SCRIPT,
+        CLUSTER_DOOM_SCRIPT,
+    )
+}
+"""Every script the stores send, by its hash."""
 
 Command = tuple[Any, ...]
 """A command's name and arguments: bytes, str or int each."""
 
 
-# --8<-- [start:command]
+def script_load(args: Command) -> Command:
+    """The ``SCRIPT LOAD`` of the script an ``EVALSHA`` command names."""
+    return (b"SCRIPT", b"LOAD", SCRIPTS[args[1]])
+
+
 def command(prefix: str, op: Op) -> Command:
-    """The one command that carries out `op`."""
-    key = redis_key(prefix, op_key(op))
+    """The one command that carries out `op` on a single server."""
+    match op:
+        case Save(owner=str(owner), expected_revision=None):
+            return (
+                "EVALSHA",
+                OWNED_CREATE_SHA,
+                2,
+                redis_key(prefix, op.key),
+                owner_key(prefix, owner),
+                prefix,
+                op.key,
+                stored(op.new_revision, op.value),
+                ttl_ms(op.ttl),
+                op.expires_at,
+                op.now,
+                op.max_owned or 0,
+            )
+        case Save(owner=str(owner)):
+            return (
+                "EVALSHA",
+                OWNED_UPDATE_SHA,
+                2,
+                redis_key(prefix, op.key),
+                owner_key(prefix, owner),
+                *update_args(op),
+                op.key,
+                op.expires_at,
+            )
+        case Delete(owner=str(owner)):
+            return (
+                "EVALSHA",
+                OWNED_DELETE_SHA,
+                2,
+                redis_key(prefix, op.key),
+                owner_key(prefix, owner),
+                op.key,
+            )
+        case Load() | Save() | Delete():
+            return session_command(prefix, op)
+        case ListOwned():
+            return ("EVALSHA", LIST_SHA, 1, owner_key(prefix, op.owner), prefix, op.now)
+        case EndOwned():
+            return (
+                "EVALSHA",
+                END_SHA,
+                1,
+                owner_key(prefix, op.owner),
+                prefix,
+                op.now,
+                op.keep or "",
+                op.only or "",
+            )
+    raise TypeError(f"not a store operation: {type(op).__name__}")
+
+
+# --8<-- [start:command]
+def session_command(prefix: str, op: Load | Save | Delete) -> Command:
+    """The one command on the session's key that carries out `op`; a
+    session with an owner adds its index to it (`command`).
+    """
+    key = redis_key(prefix, op.key)
     match op:
         case Load():
             return ("GET", key)
@@ -257,22 +564,94 @@ def command(prefix: str, op: Op) -> Command:
             return ("EVALSHA", UPDATE_SHA, 1, key, *update_args(op))
         case Delete():
             return ("DEL", key)
-    raise AssertionError(op)  # pragma: no cover - op_key accepted only these
+    raise AssertionError(op)  # pragma: no cover - the union is closed
 
 
 def answer(op: Op, reply: object) -> Result:
-    """What the reply to `command(op)` means."""
+    """What the reply to `command(op)` (or `session_command(op)`) means."""
     match op:
         case Load():
             return loaded(reply)
-        case Save(expected_revision=None):
-            return Saved(revision=op.new_revision) if reply is not None else Conflict()
+        case Save(expected_revision=None) if reply is None or reply == 0:
+            return Conflict()  # SET NX, or the owned create, wrote nothing
+        case Save(expected_revision=int()) if reply != 1:
+            return Conflict()
         case Save():
-            return Saved(revision=op.new_revision) if reply == 1 else Conflict()
+            return Saved(revision=op.new_revision)
+        case ListOwned():
+            return owned(reply)
+        case EndOwned():
+            return Ended(count=count(reply))
     return Deleted()
 
 
 # --8<-- [end:command]
+
+
+def owned(reply: object) -> Owned:
+    """The `Owned` for a flat list of store keys and stored values (or
+    ``None`` for a key that is gone); values not in this format are left out.
+    """
+    if not isinstance(reply, list) or len(reply) % 2:
+        raise StoreError(f"redis store failed: ListOwned: the reply was {type(reply).__name__}")
+    records = []
+    for member, raw in zip(reply[::2], reply[1::2], strict=True):
+        if raw is None:
+            continue
+        record = loaded(raw)
+        if isinstance(record, Loaded) and record is not CORRUPT:
+            key = member.decode() if isinstance(member, bytes) else str(member)
+            records.append((key, record.value))
+    return Owned(records=tuple(records))
+
+
+def count(reply: object) -> int:
+    if not isinstance(reply, int):
+        raise StoreError(f"redis store failed: EndOwned: the reply was {type(reply).__name__}")
+    return reply
+
+
+# -- the owner index on a Redis Cluster: the steps around the scripts ----------------
+
+
+def is_owned(op: Op) -> bool:
+    """Whether `op` reads or writes an owner index."""
+    if isinstance(op, Save | Delete):
+        return op.owner is not None
+    return isinstance(op, ListOwned | EndOwned)
+
+
+def file_args(op: Save) -> list[Any]:
+    """`CLUSTER_FILE_SCRIPT`'s arguments for a save of an owned session."""
+    mode = "create" if op.expected_revision is None else "update"
+    # The index is written before the session, so it is given a second more
+    # than the session's TTL to be sure to outlive it.
+    keep = ttl_ms(op.ttl) + 1000
+    return [op.key, op.expires_at, keep, op.now, mode, op.max_owned or 0]
+
+
+def doom_args(op: EndOwned) -> list[Any]:
+    """`CLUSTER_DOOM_SCRIPT`'s arguments."""
+    return [op.now, op.keep or "", op.only or ""]
+
+
+def members(reply: object) -> list[str]:
+    """Store keys, from a script's list of index members."""
+    if not isinstance(reply, list):
+        raise StoreError(f"redis store failed: the reply was {type(reply).__name__}")
+    return [member.decode() for member in reply if isinstance(member, bytes)]
+
+
+def doomed_pairs(reply: object) -> list[tuple[str, bool]]:
+    """``(store key, live)`` of each entry `CLUSTER_DOOM_SCRIPT` doomed."""
+    keys = members(reply)
+    flags = reply[1::2] if isinstance(reply, list) else []
+    return list(zip(keys, [flag == 1 for flag in flags], strict=True))
+
+
+def is_filed(score: object) -> bool:
+    """Whether a member's ``ZSCORE`` says it is in the index and not doomed."""
+    return isinstance(score, float | int) and score != -math.inf
 
 
 # -- connections held between operations -------------------------------------------

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, final
+from typing import Any, ClassVar, final
 
 import redis
 import redis.exceptions
 import redis.retry
 from redis.backoff import NoBackoff
 
-from satchel import Load, Op, Result, Save
+from satchel import Conflict, Delete, Deleted, Ended, EndOwned, ListOwned, Load, Op, Result, Save
 
 from ._shared import (
+    CLUSTER_DOOM_SHA,
+    CLUSTER_FILE_SHA,
+    CLUSTER_LIVE_SHA,
     DEFAULT_PREFIX,
     DEFAULT_TIMEOUT,
     FAILURES,
-    SCRIPT_LOAD,
-    UPDATE_SCRIPT,
+    SCRIPTS,
     Command,
     Lane,
     OperationTimer,
@@ -31,10 +33,20 @@ from ._shared import (
     check_timeout,
     check_url,
     command,
+    doom_args,
+    doomed_pairs,
     failure,
+    file_args,
+    is_filed,
+    is_owned,
     is_wrong_type,
+    members,
+    owned,
+    owner_key,
+    redis_key,
+    script_load,
+    session_command,
     sync_deadline,
-    update_args,
 )
 
 __all__ = ["RedisStore"]
@@ -71,7 +83,7 @@ class _SyncLane(Lane):
             except redis.exceptions.NoScriptError:
                 # The server lost its script cache (a restart, SCRIPT FLUSH):
                 # load the script and ask again, as redis-py's Script does.
-                self._round_trip(conn, conn.pack_command(*SCRIPT_LOAD))
+                self._round_trip(conn, conn.pack_command(*script_load(args)))
                 reply = self._round_trip(conn, packed)
         except redis.exceptions.ResponseError:
             # An error reply was read whole: the connection is still in step.
@@ -125,14 +137,19 @@ class RedisStore:
 
     """
 
-    __slots__ = ("_client", "_deadline", "_lane", "_owns_client", "_prefix", "_update")
+    __slots__ = ("_client", "_cluster", "_deadline", "_lane", "_owns_client", "_prefix", "_scripts")
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     def __init__(self, client: SyncClient, *, prefix: str = DEFAULT_PREFIX) -> None:
         self._prefix = check_prefix(prefix)
         self._client = check_sync_client(client)
         # Script hashes the text once; calls send EVALSHA and fall back to
         # SCRIPT LOAD only if the server has lost its script cache.
-        self._update = client.register_script(UPDATE_SCRIPT)
+        self._scripts = {sha: client.register_script(text) for sha, text in SCRIPTS.items()}
+        # A cluster keeps an owner's index and its sessions in different slots.
+        self._cluster = client if isinstance(client, redis.RedisCluster) else None
         self._owns_client = False
         # Set by from_url for a single server: the lean path.
         self._lane: _SyncLane | None = None
@@ -220,17 +237,22 @@ class RedisStore:
 
     # --8<-- [start:execute]
     def execute(self, op: Op) -> Result:
-        """Carry out `op` (see `satchel.Store`) in one round trip.
+        """Carry out `op` (see `satchel.Store`) in one round trip; on a
+        Redis Cluster, an op of a session with an owner, or of an owner's
+        index, takes a few (docs/stores/redis.md, "Owner index").
 
         Raises:
             StoreError: Redis could not be reached, timed out or answered
                 with an error.
 
         """
-        args = command(self._prefix, op)
+        on_cluster = self._cluster is not None and is_owned(op)
+        args = () if on_cluster else command(self._prefix, op)
         try:
             with sync_deadline.limit(self._deadline):
-                reply = self._send(op, args)
+                if on_cluster:
+                    return self._on_cluster(op)
+                reply = self._send(args)
         except TimeoutError as exc:
             if self._deadline is None:
                 raise failure(action(op), exc) from exc
@@ -248,14 +270,84 @@ class RedisStore:
             raise failure(action(op), exc) from exc
         return answer(op, reply)
 
-    def _send(self, op: Op, args: Command) -> Any:
+    def _send(self, args: Command) -> Any:
         if self._lane is not None:
             return self._lane.call(args)
-        if isinstance(op, Save) and op.expected_revision is not None:
-            return self._update(keys=[args[3]], args=update_args(op))
+        if args[0] == "EVALSHA":
+            # Through redis-py's Script, which routes it on a cluster.
+            _, sha, keys, *rest = args
+            return self._scripts[sha](keys=rest[:keys], args=rest[keys:])
         return self._client.execute_command(*args)  # type: ignore[no-untyped-call, unused-ignore]
 
     # --8<-- [end:execute]
+
+    # --8<-- [start:cluster]
+    def _on_cluster(self, op: Op) -> Result:
+        """Carry out an op of the owner index on a Redis Cluster.
+
+        The index and each session are in different slots, so no one script
+        can touch both: the steps are ordered so that a live session is never
+        missing from its owner's index and "end all" leaves none of the
+        sessions it found (docs/stores/redis.md, "On a Redis Cluster").
+        """
+        cluster = self._cluster
+        assert cluster is not None
+        prefix = self._prefix
+        match op:
+            case Save(owner=str(owner)):
+                index = owner_key(prefix, owner)
+                # The index first: the key is filed before it exists.
+                doomed = members(self._script(CLUSTER_FILE_SHA, index, file_args(op)))
+                self._end(cluster, index, [(key, False) for key in doomed])
+                result = answer(op, self._send(session_command(prefix, op)))
+                if op.expected_revision is not None or isinstance(result, Conflict):
+                    return result
+                # An "end all" or a cap that ran between the filing and the
+                # SET took the entry, and may have deleted the key before it
+                # existed: the new key goes too, and the exchange creates the
+                # session again under a new ID, after that "end all".
+                score = cluster.execute_command("ZSCORE", index, op.key)  # type: ignore[no-untyped-call, unused-ignore]
+                if not is_filed(score):
+                    cluster.delete(redis_key(prefix, op.key))
+                    return Conflict()
+                return result
+            case Delete(owner=str(owner)):
+                # The session first: an entry without its session is harmless.
+                cluster.delete(redis_key(prefix, op.key))
+                cluster.execute_command("ZREM", owner_key(prefix, owner), op.key)  # type: ignore[no-untyped-call, unused-ignore]
+                return Deleted()
+            case ListOwned():
+                index = owner_key(prefix, op.owner)
+                live = members(self._script(CLUSTER_LIVE_SHA, index, [op.now]))
+                if not live:
+                    return owned([])
+                values = cluster.mget_nonatomic([redis_key(prefix, key) for key in live])
+                return owned([part for pair in zip(live, values, strict=True) for part in pair])
+            case EndOwned():
+                index = owner_key(prefix, op.owner)
+                taken = self._script(CLUSTER_DOOM_SHA, index, doom_args(op))
+                return Ended(count=self._end(cluster, index, doomed_pairs(taken)))
+        raise AssertionError(op)  # pragma: no cover - is_owned accepted only these
+
+    def _script(self, sha: str, index: str, args: list[Any]) -> Any:
+        return self._scripts[sha](keys=[index], args=args)
+
+    def _end(self, cluster: redis.RedisCluster, index: str, doomed: list[tuple[str, bool]]) -> int:
+        """Delete the sessions of doomed entries, then the entries; answer how
+        many of them were live (the flag) and existed.
+        """
+        if not doomed:
+            return 0
+        ended = 0
+        for live in (True, False):
+            keys = [key for key, flag in doomed if flag is live]
+            if keys:
+                gone = cluster.delete(*(redis_key(self._prefix, key) for key in keys))
+                ended += gone if live else 0
+        cluster.execute_command("ZREM", index, *(key for key, _ in doomed))  # type: ignore[no-untyped-call, unused-ignore]
+        return ended
+
+    # --8<-- [end:cluster]
 
     def close(self) -> None:
         """Close the client if `from_url` built it; a client you passed in is yours to close."""
