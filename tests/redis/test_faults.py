@@ -14,10 +14,14 @@ import redis.exceptions
 from satchel import (
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -32,9 +36,12 @@ pytestmark = pytest.mark.redis
 NOW = 1_700_000_000.0
 KEY = "the-session-key-0123456789"
 VALUE = b"\x00the-session-value\xff"
+OWNER = "the-owner-ada"
 
 
-def save(value: bytes = VALUE, expected_revision: int | None = None) -> Save:
+def save(
+    value: bytes = VALUE, expected_revision: int | None = None, *, owner: str | None = None
+) -> Save:
     return Save(
         key=KEY,
         value=value,
@@ -42,11 +49,24 @@ def save(value: bytes = VALUE, expected_revision: int | None = None) -> Save:
         expires_at=NOW + 600.0,
         expected_revision=expected_revision,
         now=NOW,
+        owner=owner,
+        max_owned=100 if owner else None,
     )
 
 
-EVERY_OP: list[Op] = [Load(key=KEY, now=NOW), save(), save(b"next", 1), Delete(key=KEY)]
+EVERY_OP: list[Op] = [
+    Load(key=KEY, now=NOW),
+    save(),
+    save(b"next", 1),
+    Delete(key=KEY),
+    save(owner=OWNER),
+    save(b"next", 1, owner=OWNER),
+    Delete(key=KEY, owner=OWNER),
+    ListOwned(owner=OWNER, now=NOW),
+    EndOwned(owner=OWNER, now=NOW),
+]
 ACTIONS = ["Load", "Save (create)", "Save (update)", "Delete"]
+ACTIONS += [*ACTIONS[1:], "ListOwned", "EndOwned"]  # the same ops with an owner
 
 
 def assert_clean_failure(error: StoreError, action: str, cause: type[BaseException]) -> None:
@@ -55,6 +75,7 @@ def assert_clean_failure(error: StoreError, action: str, cause: type[BaseExcepti
     assert message.startswith(f"redis store failed: {action}: {cause.__name__}"), message
     assert KEY not in message
     assert "the-session-value" not in message
+    assert OWNER not in message
     assert isinstance(error.__cause__, cause)
 
 
@@ -198,6 +219,30 @@ def test_error_replies_become_store_errors(
             admin.config_set("maxmemory", 0)
     assert flavour.execute(store, save()) == Saved(revision=1)
     assert flavour.execute(store, save(b"v2", 1)) == Saved(revision=2)
+
+
+def test_a_full_server_can_still_end_an_owners_sessions(
+    flavour: Flavour,
+    store_on: Callable[..., RedisStore | AsyncRedisStore],
+    own_server: RedisProcess,
+) -> None:
+    store = store_on(own_server.url)
+    assert flavour.execute(store, save(owner=OWNER)) == Saved(revision=1)
+    with redis.Redis(host=HOST, port=own_server.port) as admin:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.config_set("maxmemory", 1)
+        try:
+            with pytest.raises(StoreError) as caught:
+                flavour.execute(store, save(b"v2", 1, owner=OWNER))
+            assert_clean_failure(caught.value, "Save (update)", redis.exceptions.OutOfMemoryError)
+            # Listing and ending write nothing new: "log out everywhere"
+            # works on a server that refuses every new session.
+            listed = flavour.execute(store, ListOwned(owner=OWNER, now=NOW))
+            assert listed == Owned(records=((KEY, VALUE),))
+            assert flavour.execute(store, EndOwned(owner=OWNER, now=NOW)) == Ended(count=1)
+            assert flavour.execute(store, Load(key=KEY, now=NOW)) == Missing()
+        finally:
+            admin.config_set("maxmemory", 0)
 
 
 def test_dead_cluster_fails_at_from_url() -> None:
