@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import redis
@@ -31,6 +31,7 @@ from satchel import (
     Loaded,
     Missing,
     Owned,
+    Result,
     Save,
     Saved,
     Session,
@@ -39,7 +40,7 @@ from satchel import (
     end_sessions,
     list_sessions,
 )
-from satchel.testing import Browser, ManualClock
+from satchel.testing import Browser, ManualClock, StoreConformance
 from satchel_redis import RedisStore
 
 from ..conftest import SECRET
@@ -48,31 +49,19 @@ from .test_round_trips import ADMIN, CommandLog
 
 pytestmark = pytest.mark.redis
 
+T = TypeVar("T")
+
 NOW = 1_767_225_600.0
 TTL = 60.0
 
 
 def save(
-    key: str,
-    value: bytes = b"v",
-    revision: int | None = None,
-    *,
-    owner: str | None,
-    ttl: float = TTL,
-    expires_at: float | None = None,
-    now: float = NOW,
-    max_owned: int | None = None,
+    key: str, value: bytes = b"v", revision: int | None = None, *, owner: str | None, **fields: Any
 ) -> Save:
-    return Save(
-        key=key,
-        value=value,
-        ttl=ttl,
-        expires_at=now + ttl if expires_at is None else expires_at,
-        expected_revision=revision,
-        now=now,
-        owner=owner,
-        max_owned=max_owned,
-    )
+    """The conformance kit's `Save`, on this module's clock and TTL."""
+    fields.setdefault("now", NOW)
+    fields.setdefault("ttl", TTL)
+    return StoreConformance.save(key, value, revision, owner=owner, **fields)
 
 
 def unique() -> str:
@@ -137,13 +126,37 @@ def store(
         client.close()
 
 
+class Race:
+    """Two stores on the test cluster, for interleaving their steps by hand:
+    `hooked` runs what `before` sets up just before it sends a command,
+    `plain` runs its ops straight through.
+    """
+
+    def __init__(self, hooked: Interleaved, plain: redis.cluster.RedisCluster, prefix: str) -> None:
+        self._steps = hooked.steps
+        self.hooked = RedisStore(hooked, prefix=prefix)
+        self.plain = RedisStore(plain, prefix=prefix)
+
+    def before(self, command: str, step: Callable[[], T], *, after: int = 0) -> list[T]:
+        """Run `step` before `hooked` sends `command` for the ``after + 1``-th
+        time; answer the list `step`'s result is put in."""
+        results: list[T] = []
+        self._steps[command] = [None] * after + [lambda: results.append(step())]
+        return results
+
+    def end_all_before(self, command: str, owner: str, *, after: int = 0) -> list[Result]:
+        """`plain` ends `owner`'s sessions just before `hooked` sends `command`."""
+        return self.before(
+            command, lambda: self.plain.execute(EndOwned(owner=owner, now=NOW)), after=after
+        )
+
+
 @pytest.fixture
-def on_cluster(redis_cluster: list[RedisProcess], redis_prefix: str) -> Iterator[Any]:
-    """Two stores on the cluster: one whose steps a test interleaves, one plain."""
+def race(redis_cluster: list[RedisProcess], redis_prefix: str) -> Iterator[Race]:
     hooked = cluster_client(redis_cluster, Interleaved)
     plain = cluster_client(redis_cluster, redis.cluster.RedisCluster)
     try:
-        yield RedisStore(hooked, prefix=redis_prefix), RedisStore(plain, prefix=redis_prefix)
+        yield Race(hooked, plain, redis_prefix)
     finally:
         hooked.close()
         plain.close()
@@ -266,11 +279,11 @@ def test_one_server_drops_entries_whose_session_is_gone_when_listing(
 
 
 def test_the_cluster_keeps_entries_whose_session_is_gone_until_they_expire(
-    on_cluster: tuple[RedisStore, RedisStore],
+    race: Race,
 ) -> None:
     # On a cluster a listing cannot tell a deleted session from one whose
     # create is between its steps, so it leaves the entry to its expiry.
-    _, store = on_cluster
+    store = race.plain
     client: Any = store.client
     owner, gone = unique(), unique()
     index = index_key(store.prefix, owner)
@@ -334,7 +347,6 @@ def test_each_owner_op_is_one_round_trip(own_server: RedisProcess, log: CommandL
                 evalsha=1,
                 exists=1,
                 zremrangebyscore=1,
-                zrem=1,
                 zcard=1,
                 set=1,
                 zadd=1,
@@ -399,16 +411,11 @@ def test_a_flushed_script_cache_is_refilled(own_server: RedisProcess, log: Comma
 # -- Redis Cluster: the steps of a login and of "end all", interleaved -------------
 
 
-def test_end_all_between_filing_and_creating_leaves_nothing(
-    on_cluster: tuple[RedisStore, RedisStore],
-) -> None:
-    creator, ender = on_cluster
+def test_end_all_between_filing_and_creating_leaves_nothing(race: Race) -> None:
+    creator, ender = race.hooked, race.plain
     owner, before, racing = unique(), unique(), unique()
     ender.execute(save(before, owner=owner))
-    ended: list[object] = []
-    creator.client.steps["SET"] = [
-        lambda: ended.append(ender.execute(EndOwned(owner=owner, now=NOW)))
-    ]  # type: ignore[union-attr]
+    ended = race.end_all_before("SET", owner)
 
     # The "end all" ran after the login filed its key and before it created
     # it: it ended the session it found, and the login's key, created after
@@ -425,34 +432,25 @@ def test_end_all_between_filing_and_creating_leaves_nothing(
     assert ender.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=((again, b"again"),))
 
 
-def test_end_all_between_creating_and_checking_ends_the_new_session(
-    on_cluster: tuple[RedisStore, RedisStore],
-) -> None:
-    creator, ender = on_cluster
+def test_end_all_between_creating_and_checking_ends_the_new_session(race: Race) -> None:
     owner, before, racing = unique(), unique(), unique()
-    ender.execute(save(before, owner=owner))
-    ended: list[object] = []
-    creator.client.steps["ZSCORE"] = [
-        lambda: ended.append(ender.execute(EndOwned(owner=owner, now=NOW)))
-    ]  # type: ignore[union-attr]
+    race.plain.execute(save(before, owner=owner))
+    ended = race.end_all_before("ZSCORE", owner)
 
     # The session existed when "end all" ran: it must not survive it.
-    assert creator.execute(save(racing, owner=owner)) == Conflict()
+    assert race.hooked.execute(save(racing, owner=owner)) == Conflict()
     assert ended == [Ended(count=2)]
-    assert creator.execute(Load(key=racing, now=NOW)) == Missing()
-    assert ender.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=())
+    assert race.hooked.execute(Load(key=racing, now=NOW)) == Missing()
+    assert race.plain.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=())
 
 
-def test_a_login_after_end_all_took_the_index_lives(
-    on_cluster: tuple[RedisStore, RedisStore],
-) -> None:
-    ender, creator = on_cluster
+def test_a_login_after_end_all_took_the_index_lives(race: Race) -> None:
+    ender, creator = race.hooked, race.plain
     owner, before, after = unique(), unique(), unique()
     creator.execute(save(before, owner=owner))
-    created: list[object] = []
     # "End all" has taken the index and deleted the sessions it found; a
     # login runs whole before it clears the entries it took.
-    ender.client.steps["ZREM"] = [lambda: created.append(creator.execute(save(after, owner=owner)))]  # type: ignore[union-attr]
+    created = race.before("ZREM", lambda: creator.execute(save(after, owner=owner)))
 
     assert ender.execute(EndOwned(owner=owner, now=NOW)) == Ended(count=1)
     assert created == [Saved(revision=1)]
@@ -461,64 +459,57 @@ def test_a_login_after_end_all_took_the_index_lives(
     assert creator.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=((after, b"v"),))
 
 
-def test_an_update_racing_end_all_cannot_revive_the_session(
-    on_cluster: tuple[RedisStore, RedisStore],
-) -> None:
-    updater, ender = on_cluster
+def test_an_update_racing_end_all_cannot_revive_the_session(race: Race) -> None:
+    updater = race.hooked
     owner, key = unique(), unique()
     updater.execute(save(key, owner=owner))
     # The update files its new expiry (one script), then "end all" runs,
     # then the update's compare-and-set (a second script).
-    updater.client.steps["EVALSHA"] = [None, lambda: ender.execute(EndOwned(owner=owner, now=NOW))]  # type: ignore[union-attr]
+    ended = race.end_all_before("EVALSHA", owner, after=1)
     assert updater.execute(save(key, b"revived", 1, owner=owner)) == Conflict()
+    assert ended == [Ended(count=1)]
     assert updater.execute(Load(key=key, now=NOW)) == Missing()
-    assert ender.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=())
+    assert race.plain.execute(ListOwned(owner=owner, now=NOW)) == Owned(records=())
 
 
 def test_a_cap_on_the_cluster_ends_the_evicted_session_before_clearing_its_entry(
-    on_cluster: tuple[RedisStore, RedisStore],
+    race: Race,
 ) -> None:
-    creator, other = on_cluster
+    creator, other = race.hooked, race.plain
     client: Any = other.client
     owner, oldest, newer = unique(), unique(), unique()
     index = index_key(creator.prefix, owner)
     other.execute(save(oldest, owner=owner, ttl=TTL + 1))
     other.execute(save(newer, owner=owner, ttl=TTL + 2))
-    seen: list[object] = []
-
-    def look() -> None:
-        # Between ending the evicted session and clearing its entry: the
-        # entry is doomed (-inf), so it is neither counted nor listed.
-        seen.append(client.zscore(index, oldest))
-        seen.append(other.execute(ListOwned(owner=owner, now=NOW)))
-
-    creator.client.steps["ZREM"] = [look]  # type: ignore[union-attr]
+    # Between ending the evicted session and clearing its entry: the entry
+    # is doomed (-inf), so it is neither counted nor listed.
+    seen = race.before(
+        "ZREM",
+        lambda: (client.zscore(index, oldest), other.execute(ListOwned(owner=owner, now=NOW))),
+    )
     newest = unique()
     assert creator.execute(save(newest, owner=owner, ttl=TTL + 3, max_owned=2)) == Saved(revision=1)
-    assert seen[0] == float("-inf")
-    assert isinstance(seen[1], Owned)
-    assert {key for key, _ in seen[1].records} == {newer}
+    [(score, listed)] = seen
+    assert score == float("-inf")
+    assert isinstance(listed, Owned)
+    assert {key for key, _ in listed.records} == {newer}
     assert other.execute(Load(key=oldest, now=NOW)) == Missing()
     assert client.zscore(index, oldest) is None
 
 
-def test_a_login_racing_end_all_through_the_core(on_cluster: tuple[RedisStore, RedisStore]) -> None:
-    creator, ender = on_cluster
+def test_a_login_racing_end_all_through_the_core(race: Race) -> None:
     sessions, clock = protocol(), ManualClock()
-    earlier = Browser(sessions, clock, ender)
+    earlier = Browser(sessions, clock, race.plain)
     earlier.request(login("grace"))
-    ended: list[int] = []
-    creator.client.steps["SET"] = [  # type: ignore[union-attr]
-        lambda: ended.append(end_sessions(ender, sessions, "grace", now=clock()))
-    ]
-    racing = Browser(sessions, clock, creator)
+    ended = race.before("SET", lambda: end_sessions(race.plain, sessions, "grace", now=clock()))
+    racing = Browser(sessions, clock, race.hooked)
     response = racing.request(login("grace"))
     # The core met the Conflict and created the session under a new ID.
     assert response.ops == ("Save", "Save")
     assert ended == [1]
     assert earlier.request(whoami).value == (None, None, "ended")
     assert racing.request(whoami).value == ("grace", "grace", None)
-    assert len(list_sessions(ender, sessions, "grace", now=clock())) == 1
+    assert len(list_sessions(race.plain, sessions, "grace", now=clock())) == 1
 
 
 # -- end to end -----------------------------------------------------------------------

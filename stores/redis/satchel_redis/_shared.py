@@ -251,6 +251,7 @@ def owner_key(prefix: str, owner: str) -> str:
 
 # --8<-- [end:owner-layout]
 
+# --8<-- [start:owner-scripts]
 # Shared by the scripts that write to an index: its own expiry is kept at
 # least as long as its longest-lived member's, so an abandoned owner's index
 # disappears with its last session. PTTL answers -1 (no expiry) or -2 (no
@@ -263,7 +264,22 @@ local function keep_for(index, ms)
 end
 """
 
-# --8<-- [start:owner-scripts]
+# Shared by the scripts that end sessions of an owner: the entries to end,
+# as member, score, member, score, ...: every one, or just `only` ("" for
+# every one) if it is a member.
+_TO_END: Final = """
+local function to_end(index, only)
+  if only == '' then
+    return redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
+  end
+  local score = redis.call('ZSCORE', index, only)
+  if score then
+    return {only, score}
+  end
+  return {}
+end
+"""
+
 # One server: each op of an owned session is one of these scripts, so the
 # session and its index change in one atomic step. The session keys of other
 # members are built inside the script from the prefix (ARGV[1]); Redis allows
@@ -280,7 +296,6 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 local index, prefix, room = KEYS[2], ARGV[1], tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', index, '-inf', ARGV[6])
-redis.call('ZREM', index, ARGV[2])
 if room > 0 and redis.call('ZCARD', index) >= room then
   for _, member in ipairs(redis.call('ZRANGE', index, 0, -1)) do
     if redis.call('EXISTS', prefix .. '{' .. member .. '}') == 0 then
@@ -348,17 +363,11 @@ return found
 # EndOwned. KEYS: the index. ARGV: prefix, now, keep ("" for none), only
 # ("" for all). Deletes the members' session keys and entries; answers how
 # many of the deleted keys were live at `now`.
-END_SCRIPT: Final = """
+END_SCRIPT: Final = (
+    _TO_END
+    + """
 local index, prefix, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
-local members = {}
-if ARGV[4] ~= '' then
-  local score = redis.call('ZSCORE', index, ARGV[4])
-  if score then
-    members = {ARGV[4], score}
-  end
-else
-  members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
-end
+local members = to_end(index, ARGV[4])
 local ended = 0
 for i = 1, #members, 2 do
   local member = members[i]
@@ -372,6 +381,7 @@ for i = 1, #members, 2 do
 end
 return ended
 """
+)
 # --8<-- [end:owner-scripts]
 
 # --8<-- [start:cluster-scripts]
@@ -423,17 +433,11 @@ return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
 
 # Doom the members an EndOwned ends. KEYS: the index. ARGV: now, keep ("" for
 # none), only ("" for all). Answers store key, 1 if live at `now` else 0, ...
-CLUSTER_DOOM_SCRIPT: Final = """
+CLUSTER_DOOM_SCRIPT: Final = (
+    _TO_END
+    + """
 local index, now = KEYS[1], tonumber(ARGV[1])
-local members = {}
-if ARGV[3] ~= '' then
-  local score = redis.call('ZSCORE', index, ARGV[3])
-  if score then
-    members = {ARGV[3], score}
-  end
-else
-  members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
-end
+local members = to_end(index, ARGV[3])
 local taken = {}
 for i = 1, #members, 2 do
   local member, score = members[i], members[i + 1]
@@ -445,6 +449,7 @@ for i = 1, #members, 2 do
 end
 return taken
 """
+)
 # --8<-- [end:cluster-scripts]
 
 
