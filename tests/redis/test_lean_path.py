@@ -5,6 +5,7 @@ a real ``redis-server`` the tests start, pause and cut off."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -217,3 +218,28 @@ def test_cancelled_from_outside_is_not_a_timeout(
             assert await store.execute(load(KEY)) == Loaded(value=VALUE, revision=1)
 
     asyncio.run(main())
+
+
+def test_forked_child_opens_its_own_connection(
+    own_server: RedisProcess, admin: redis.Redis
+) -> None:
+    # A child shares its parent's sockets: it must not send on the parent's
+    # connection, which the parent keeps using.
+    context = multiprocessing.get_context("fork")
+    with RedisStore.from_url(own_server.url) as store:
+        assert store.execute(save()) == Saved(revision=1)
+        (parent,) = store_clients(admin)
+        results = context.Queue()
+
+        def child() -> None:
+            results.put((store.execute(load(KEY)), store_clients(admin)))
+
+        process = context.Process(target=child)
+        process.start()
+        loaded, clients = results.get(timeout=10)
+        process.join(timeout=10)
+        assert loaded == Loaded(value=VALUE, revision=1)
+        assert parent in clients
+        assert len(clients) >= 2  # and the child's own connection
+        assert store.execute(save(b"v2", 1)) == Saved(revision=2)
+        assert parent in store_clients(admin)
