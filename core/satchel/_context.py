@@ -31,8 +31,10 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Final, Protocol, Unpack
 
+from ._adapter import AsyncSessionRuntime, SessionRuntime
 from ._cookies import CookieAttributes, CookieOptions
-from ._errors import NoRequestContext
+from ._errors import NoRequestContext, ProtocolError
+from ._owners import SessionInfo
 from ._session import Session
 
 if TYPE_CHECKING:
@@ -42,13 +44,17 @@ __all__ = [
     "ExchangeContext",
     "RequestContext",
     "RequestContextSource",
+    "aend_owner_session",
     "current_request_cookies",
     "current_session",
     "delete_response_cookie",
+    "end_owner_session",
     "enter_request",
     "exit_request",
     "has_request_context",
     "load_current_session",
+    "load_owner_sessions",
+    "owner_sessions",
     "set_response_cookie",
 ]
 
@@ -119,6 +125,22 @@ class RequestContext(abc.ABC):
     @abc.abstractmethod
     def delete_cookie(self, name: str, **attributes: Unpack[CookieAttributes]) -> None:
         """Expire an application cookie; pass the Path and Domain it was set with."""
+
+    @property
+    def runtime(self) -> SessionRuntime | AsyncSessionRuntime:
+        """The adapter's runtime (its store and protocol), for what reaches
+        beyond the request's own session: listing and ending the sessions of
+        its owner (`owner_sessions`). Adapters built on the core's runtime
+        return it; by default there is none.
+
+        Raises:
+            ProtocolError: the adapter gives no access to its runtime.
+
+        """
+        raise ProtocolError(
+            f"{type(self).__name__} gives no access to its adapter's runtime, so the "
+            "sessions of an owner cannot be listed or ended from the request"
+        )
 
 
 class ExchangeContext(RequestContext):
@@ -249,3 +271,94 @@ def delete_response_cookie(name: str, **attributes: Unpack[CookieAttributes]) ->
 
     """
     _context("delete_response_cookie").delete_cookie(name, **attributes)
+
+
+def _owner_of(session: Session) -> str:
+    owner = session.owner
+    if owner is None:
+        raise ProtocolError(
+            "the current session has no owner: tie it to one at login with "
+            "session.regenerate(owner=...)"
+        )
+    return owner
+
+
+def owner_sessions() -> list[SessionInfo]:
+    """The live sessions of the current session's owner, most recently seen
+    first, the current one marked ``current`` (docs/owners.md).
+
+    For synchronous adapters (WSGI, Flask), whose store calls block; with an
+    asynchronous one, ``await load_owner_sessions()``.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        ProtocolError: the session has no owner, or the adapter is
+            asynchronous (or gives no access to its runtime).
+        OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+        StoreError: the store failed (the adapter answers 503).
+
+    """
+    context = _context("owner_sessions")
+    runtime = context.runtime
+    if not isinstance(runtime, SessionRuntime):
+        raise ProtocolError(
+            "owner_sessions() needs a synchronous adapter; use await load_owner_sessions()"
+        )
+    session = context.get_session()
+    return runtime.list_sessions(_owner_of(session), current=session.handle)
+
+
+async def load_owner_sessions() -> list[SessionInfo]:
+    """`owner_sessions` for any adapter: the session is loaded first if need
+    be, and an asynchronous store is awaited.
+
+    Raises:
+        NoRequestContext: no request is being served in this thread or task.
+        ProtocolError: the session has no owner (or the adapter gives no
+            access to its runtime).
+        OwnerIndexUnavailable: cookie storage, or a store without an owner index.
+        StoreError: the store failed (the adapter answers 503).
+
+    """
+    context = _context("load_owner_sessions")
+    runtime = context.runtime
+    session = await context.load_session()
+    owner, current = _owner_of(session), session.handle
+    if isinstance(runtime, AsyncSessionRuntime):
+        return await runtime.list_sessions(owner, current=current)
+    return runtime.list_sessions(owner, current=current)
+
+
+def end_owner_session(handle: str) -> bool:
+    """End the session of the current session's owner that `handle` names
+    (from `owner_sessions`); ``False`` if it names none of them. For
+    synchronous adapters; ``await aend_owner_session(handle)`` otherwise.
+
+    Raises:
+        NoRequestContext, ProtocolError, OwnerIndexUnavailable, StoreError:
+            as for `owner_sessions`.
+
+    """
+    context = _context("end_owner_session")
+    runtime = context.runtime
+    if not isinstance(runtime, SessionRuntime):
+        raise ProtocolError(
+            "end_owner_session() needs a synchronous adapter; use await aend_owner_session()"
+        )
+    return runtime.end_session(_owner_of(context.get_session()), handle)
+
+
+async def aend_owner_session(handle: str) -> bool:
+    """`end_owner_session` for any adapter.
+
+    Raises:
+        NoRequestContext, ProtocolError, OwnerIndexUnavailable, StoreError:
+            as for `load_owner_sessions`.
+
+    """
+    context = _context("aend_owner_session")
+    runtime = context.runtime
+    owner = _owner_of(await context.load_session())
+    if isinstance(runtime, AsyncSessionRuntime):
+        return await runtime.end_session(owner, handle)
+    return runtime.end_session(owner, handle)

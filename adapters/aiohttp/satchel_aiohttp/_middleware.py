@@ -107,6 +107,13 @@ class _RequestState(ExchangeContext):
         self.lock: asyncio.Lock | None = None
         self.logged: StoreError | None = None
 
+    @property
+    def runtime(self) -> AsyncSessionRuntime:
+        """The adapter's runtime: its store, for listing and ending the
+        sessions of an owner (`satchel.load_owner_sessions`).
+        """
+        return self.adapter.runtime
+
     def log_store_error(self, error: StoreError) -> None:
         """Log a store failure once, however many layers it passes through."""
         if self.logged is error:

@@ -55,10 +55,10 @@ class RequestState(ExchangeContext):
     """
 
     __slots__ = (
+        "_runtime",
         "done",
         "exchange",
         "lock",
-        "runtime",
         "scope",
         "store_error",
         "timed_out",
@@ -74,7 +74,7 @@ class RequestState(ExchangeContext):
         *,
         websocket: bool,
     ) -> None:
-        self.runtime = runtime
+        self._runtime = runtime
         self.exchange = exchange
         self.scope = scope
         self.websocket = websocket
@@ -88,6 +88,12 @@ class RequestState(ExchangeContext):
         self.timed_out: EndedReason | None = None
         # Set while the timeout response runs: it gets the fresh session.
         self.timeout_answered = False
+
+    @property
+    def runtime(self) -> AsyncSessionRuntime:
+        """The middleware's runtime: its store, for listing and ending the
+        sessions of an owner (`satchel.load_owner_sessions`)."""
+        return self._runtime
 
     def store_failed(self, error: StoreError) -> None:
         """Remember and log a store failure, once however often it is met."""

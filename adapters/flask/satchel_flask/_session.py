@@ -27,6 +27,7 @@ from satchel import (
     RequestContextSource,
     SatchelError,
     Session,
+    SessionRuntime,
     State,
     StoreError,
     exit_request,
@@ -173,6 +174,13 @@ class FlaskSession(SessionMixin, RequestContext):
         self._token: Token[RequestContextSource] | None = None
         self.modified = False
         self.accessed = False
+
+    @property
+    def runtime(self) -> SessionRuntime:
+        """The extension's runtime: its store, for listing and ending the
+        sessions of an owner (`satchel.owner_sessions`).
+        """
+        return self._extension.runtime
 
     def __repr__(self) -> str:
         # Keys only: values may be secrets and never belong in logs.

@@ -26,6 +26,7 @@ from satchel import (
     UNAVAILABLE_BODY,
     UNAVAILABLE_HEADERS,
     UNAVAILABLE_STATUS,
+    AsyncSessionRuntime,
     CookieAttributes,
     CookieOptions,
     Exchange,
@@ -113,6 +114,10 @@ class _HandlerContext(RequestContext):
 
     async def load_session(self) -> Session:
         return await self.handler.get_session()
+
+    @property
+    def runtime(self) -> AsyncSessionRuntime:
+        return self.handler.session_config.runtime
 
     @property
     def request_cookies(self) -> Mapping[str, str]:

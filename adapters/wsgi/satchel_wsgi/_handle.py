@@ -70,6 +70,13 @@ class SessionHandle(RequestContext):
         return f"<SessionHandle state={self._exchange.state.name}>"
 
     @property
+    def runtime(self) -> SessionRuntime:
+        """The middleware's runtime: its store, for listing and ending the
+        sessions of an owner (`satchel.owner_sessions`).
+        """
+        return self._runtime
+
+    @property
     def session(self) -> Session:
         """The request's session, opened (and loaded) on first use.
 

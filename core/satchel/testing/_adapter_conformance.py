@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import html
+import json
 import threading
 from typing import ClassVar
 
@@ -53,6 +54,12 @@ class AdapterConformance:
     """True when the framework has websockets and the server mounts ``/ws``:
     turns on the websocket handshake checks."""
 
+    owner_index: ClassVar[bool | None] = None
+    """True when the server's store keeps an owner index, so ``/sessions``
+    and ``/logout-everywhere`` work (docs/owners.md); False when they must
+    answer 409. By default, the same as `server_side` (the memory and SQLite
+    stores keep one)."""
+
     # Checks that only apply to some servers. A suite whose server they do
     # not apply to does not have them at all (they are not collected), so
     # nothing inapplicable is reported as skipped or, worse, as passed.
@@ -63,11 +70,19 @@ class AdapterConformance:
         "test_websocket_handshake_carries_the_session_cookie",
         "test_websocket_handshake_reads_the_session",
     )
+    _OWNER_INDEX_CHECKS: ClassVar[tuple[str, ...]] = (
+        "test_log_in_three_times_list_and_end_the_others",
+    )
+    _NO_OWNER_INDEX_CHECKS: ClassVar[tuple[str, ...]] = (
+        "test_sessions_by_owner_are_refused_without_an_index",
+    )
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
+        owner_index = cls.server_side if cls.owner_index is None else cls.owner_index
         dropped = () if cls.server_side else cls._SERVER_SIDE_CHECKS
         dropped += () if cls.websockets else cls._WEBSOCKET_CHECKS
+        dropped += cls._NO_OWNER_INDEX_CHECKS if owner_index else cls._OWNER_INDEX_CHECKS
         for name in dropped:
             # pytest collects only callables: None hides the inherited check.
             setattr(cls, name, None)
@@ -88,6 +103,40 @@ class AdapterConformance:
     def _ok(response: HttpResponse) -> HttpResponse:
         assert response.status == 200, (response.status, response.body[:500])
         return response
+
+    # -- sessions by owner (docs/owners.md) --------------------------------
+
+    def test_sessions_by_owner_need_a_login(self, client: HttpClient) -> None:
+        assert client.get("/sessions").status == 401
+        assert client.get("/logout-everywhere").status == 401
+
+    def test_log_in_three_times_list_and_end_the_others(self, live_server: LiveServer) -> None:
+        """Three browsers log in as one user, one as another; the first lists
+        three sessions and ends the others, which then get fresh sessions.
+        """
+        laptop, phone, tablet, other = (HttpClient(live_server.base_url) for _ in range(4))
+        for browser in (laptop, phone, tablet):
+            self._ok(browser.get("/login/ada"))
+        self._ok(other.get("/login/bob"))
+        listed = json.loads(self._ok(laptop.get("/sessions")).body)
+        assert len(listed) == 3
+        assert [entry["current"] for entry in listed].count(True) == 1
+        assert len({entry["handle"] for entry in listed}) == 3
+        cookies = [b.cookies[live_server.cookie_name] for b in (laptop, phone, tablet)]
+        assert not any(entry["handle"] in cookie for entry in listed for cookie in cookies)
+        self._ok(laptop.get("/logout-everywhere"))
+        assert self._ok(laptop.get("/whoami")).text == "ada"
+        for browser in (phone, tablet):
+            assert self._ok(browser.get("/whoami")).text == ""
+        assert self._ok(other.get("/whoami")).text == "bob"
+        [left] = json.loads(self._ok(laptop.get("/sessions")).body)
+        assert left["current"]
+
+    def test_sessions_by_owner_are_refused_without_an_index(self, client: HttpClient) -> None:
+        self._ok(client.get("/login/ada"))
+        assert client.get("/sessions").status == 409
+        assert client.get("/logout-everywhere").status == 409
+        assert self._ok(client.get("/whoami")).text == "ada"
 
     # -- the classic session routes --------------------------------------
 

@@ -9,7 +9,7 @@ turns the `Reply` into a response. Every route answers ``GET``.
 | path | function | what it must do |
 | --- | --- | --- |
 | ``/`` | `index` | an HTML page: the user (escaped), any flash |
-| ``/login/{user}`` | `login` | regenerate the ID, set the user |
+| ``/login/{user}`` | `login` | regenerate the ID tied to the user as owner, set the user |
 | ``/whoami`` | `whoami_anywhere` (5) | the user, or an empty body |
 | ``/remove`` | `remove` | remove the user, keep the rest |
 | ``/set-if-nil/{user}`` | `set_if_nil` | set the user if unset; answer it |
@@ -24,6 +24,8 @@ turns the `Reply` into a response. Every route answers ``GET``.
 | ``/stream`` | `start_stream` | a streamed body, one flush per chunk |
 | ``/raise-redirect/{user}`` | `raise_redirect` | set the user, raise a redirect (3) |
 | ``/ws`` | `websocket_handshake` | a websocket; see the function (4) |
+| ``/sessions`` | `sessions` (6) | the owner's sessions as JSON |
+| ``/logout-everywhere`` | `logout_everywhere` | end the owner's other sessions |
 
 (1) Through the adapter, with ``Path=/``, ``HttpOnly``, ``Max-Age=3600``;
 400 if the adapter refuses it; the session is never opened. (2) The session
@@ -35,7 +37,12 @@ session before accepting, so the ``101`` carries the session cookie. (5) Read
 by a helper that takes no request (`current_user`, through
 ``satchel.current_session()``); asynchronous frameworks await
 `load_whoami_anywhere` instead. An adapter that binds no
-`satchel.RequestContext` answers with `whoami` (the session passed in).
+`satchel.RequestContext` answers with `whoami` (the session passed in). (6)
+Through ``satchel.owner_sessions()``; asynchronous frameworks await
+`load_sessions` instead; an adapter that binds no request context answers
+with `sessions_of` (or `load_sessions_of`), passing its runtime. With
+cookie storage, or a store without an owner index, ``/sessions`` and
+``/logout-everywhere`` answer 409; without a login, 401.
 
 The hooks the suite needs beyond the routes are fields of `LiveServer`.
 """
@@ -49,7 +56,10 @@ from typing import Final
 
 import attrs
 
-from .._context import current_session, load_current_session
+from .._adapter import AsyncSessionRuntime, SessionRuntime
+from .._context import current_session, load_current_session, load_owner_sessions, owner_sessions
+from .._errors import OwnerIndexUnavailable
+from .._owners import SessionInfo
 from .._session import Session
 
 __all__ = [
@@ -66,12 +76,17 @@ __all__ = [
     "index",
     "list_cookies",
     "load_current_user",
+    "load_sessions",
+    "load_sessions_of",
     "load_whoami_anywhere",
     "login",
     "logout",
+    "logout_everywhere",
     "put",
     "raise_redirect",
     "remove",
+    "sessions",
+    "sessions_of",
     "set_if_nil",
     "set_plain_cookie",
     "show_flash",
@@ -113,10 +128,96 @@ class Reply:
 
 
 def login(session: Session, user_id: str) -> Reply:
-    """``/login/{user}``: set the user, with a new session ID (as every login should)."""
-    session.regenerate()
+    """``/login/{user}``: set the user, with a new session ID tied to the user
+    as its owner (as every login should); 400 for a user that cannot be an
+    owner (empty, over 128 UTF-8 bytes, or holding control characters).
+    """
+    try:
+        session.regenerate(owner=user_id)
+    except (TypeError, ValueError) as error:
+        return Reply(f"Bad user: {error}", status=400)
     session["user"] = user_id
     return Reply(f"User set to: {user_id}")
+
+
+_NO_INDEX: Final = 409
+_NOT_LOGGED_IN: Final = Reply("Not logged in", status=401)
+
+
+def _listed(sessions: list[SessionInfo]) -> Reply:
+    listed = [
+        {
+            "handle": info.handle,
+            "created_at": info.created_at,
+            "last_seen": info.last_seen,
+            "label": info.label,
+            "current": info.current,
+        }
+        for info in sessions
+    ]
+    return Reply(json.dumps(listed), JSON)
+
+
+def sessions() -> Reply:
+    """``/sessions`` on a synchronous adapter: the live sessions of the
+    logged-in user (the session's owner) as a JSON list, most recently seen
+    first, through ``satchel.owner_sessions()``.
+    """
+    if current_session().owner is None:
+        return _NOT_LOGGED_IN
+    try:
+        return _listed(owner_sessions())
+    except OwnerIndexUnavailable as error:
+        return Reply(str(error), status=_NO_INDEX)
+
+
+async def load_sessions() -> Reply:
+    """``/sessions`` on an asynchronous adapter, through
+    ``satchel.load_owner_sessions()``.
+    """
+    if (await load_current_session()).owner is None:
+        return _NOT_LOGGED_IN
+    try:
+        return _listed(await load_owner_sessions())
+    except OwnerIndexUnavailable as error:
+        return Reply(str(error), status=_NO_INDEX)
+
+
+def sessions_of(runtime: SessionRuntime, session: Session) -> Reply:
+    """``/sessions`` for an adapter that binds no request context: the
+    runtime and the session passed in (``runtime.list_sessions``).
+    """
+    owner = session.owner
+    if owner is None:
+        return _NOT_LOGGED_IN
+    try:
+        return _listed(runtime.list_sessions(owner, current=session.handle))
+    except OwnerIndexUnavailable as error:
+        return Reply(str(error), status=_NO_INDEX)
+
+
+async def load_sessions_of(runtime: AsyncSessionRuntime, session: Session) -> Reply:
+    """`sessions_of` for an asynchronous runtime."""
+    owner = session.owner
+    if owner is None:
+        return _NOT_LOGGED_IN
+    try:
+        return _listed(await runtime.list_sessions(owner, current=session.handle))
+    except OwnerIndexUnavailable as error:
+        return Reply(str(error), status=_NO_INDEX)
+
+
+def logout_everywhere(session: Session) -> Reply:
+    """``/logout-everywhere``: end every other session of the logged-in user
+    when this request saves ("sign out of all other devices").
+    """
+    if session.owner is None:
+        return _NOT_LOGGED_IN
+    try:
+        session.end_other_sessions()
+    except OwnerIndexUnavailable as error:
+        return Reply(str(error), status=_NO_INDEX)
+    return Reply("Other sessions ended")
 
 
 def whoami(session: Session) -> Reply:

@@ -60,6 +60,18 @@ async def logout(request: web.Request) -> web.Response:
     return _respond(_routes.logout(await satchel_aiohttp.get_session(request)))
 
 
+async def sessions(request: web.Request) -> web.Response:
+    """``GET /sessions``: the logged-in user's sessions, listed through the
+    request's context (``satchel.load_owner_sessions()``).
+    """
+    return _respond(await _routes.load_sessions())
+
+
+async def logout_everywhere(request: web.Request) -> web.Response:
+    """``GET /logout-everywhere``: end the logged-in user's other sessions."""
+    return _respond(_routes.logout_everywhere(await satchel_aiohttp.get_session(request)))
+
+
 async def put(request: web.Request) -> web.Response:
     """``GET /put/{key}/{value}``: set one session key."""
     session = await satchel_aiohttp.get_session(request)
@@ -162,6 +174,8 @@ def build_app(config: DemoConfig) -> web.Application:
             web.get("/remove", remove),
             web.get("/set-if-nil/{id}", set_if_nil),
             web.get("/logout", logout),
+            web.get("/sessions", sessions),
+            web.get("/logout-everywhere", logout_everywhere),
             web.get("/put/{key}/{value}", put),
             web.get("/get", get),
             web.get("/counter", counter),

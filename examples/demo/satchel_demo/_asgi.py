@@ -47,6 +47,13 @@ async def whoami(request: Request) -> Response:
     return _respond(await _routes.load_whoami_anywhere())
 
 
+async def sessions(request: Request) -> Response:
+    """``GET /sessions``: the logged-in user's sessions, listed through the
+    request's context (``satchel.load_owner_sessions()``).
+    """
+    return _respond(await _routes.load_sessions())
+
+
 async def set_plain_cookie(request: Request) -> Response:
     """``GET /cookie/{name}/{value}``: set a plain cookie; the session stays closed."""
     name, value = request.path_params["name"], request.path_params["value"]
@@ -115,6 +122,8 @@ def build_app(config: DemoConfig) -> satchel_asgi.SessionMiddleware:
             Route("/remove", _session_route(_routes.remove)),
             Route("/set-if-nil/{id}", _session_route(_routes.set_if_nil, "id")),
             Route("/logout", _session_route(_routes.logout)),
+            Route("/sessions", sessions),
+            Route("/logout-everywhere", _session_route(_routes.logout_everywhere)),
             Route("/put/{key}/{value}", _session_route(_routes.put, "key", "value")),
             Route("/get", _session_route(_routes.get)),
             Route("/counter", _session_route(_routes.counter)),

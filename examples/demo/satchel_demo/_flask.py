@@ -32,6 +32,7 @@ _SESSION_ROUTES: dict[str, Callable[..., Reply]] = {
     "/counter": _routes.counter,
     "/flash/<message>": _routes.flash,
     "/show-flash": _routes.show_flash,
+    "/logout-everywhere": _routes.logout_everywhere,
 }
 
 
@@ -60,6 +61,11 @@ def build_app(config: DemoConfig) -> Flask:
     def whoami() -> Response:
         # The user, read by a helper that is passed no request.
         return _respond(_routes.whoami_anywhere())
+
+    @app.get("/sessions")
+    def sessions() -> Response:
+        # The logged-in user's sessions, listed through the request's context.
+        return _respond(_routes.sessions())
 
     @app.get("/cookies")
     def cookies() -> Response:

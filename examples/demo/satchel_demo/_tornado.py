@@ -72,6 +72,22 @@ class Logout(_Demo):
         self.reply(_routes.logout(await self.get_session()))
 
 
+class Sessions(_Demo):
+    """``GET /sessions``: the logged-in user's sessions, listed through the
+    request's context (``satchel.load_owner_sessions()``).
+    """
+
+    async def get(self) -> None:
+        self.reply(await _routes.load_sessions())
+
+
+class LogoutEverywhere(_Demo):
+    """``GET /logout-everywhere``."""
+
+    async def get(self) -> None:
+        self.reply(_routes.logout_everywhere(await self.get_session()))
+
+
 class Put(_Demo):
     """``GET /put/{key}/{value}``."""
 
@@ -190,6 +206,8 @@ def build_app(config: DemoConfig) -> tornado.web.Application:
             (r"/remove", Remove),
             (rf"/set-if-nil/{segment}", SetIfNil),
             (r"/logout", Logout),
+            (r"/sessions", Sessions),
+            (r"/logout-everywhere", LogoutEverywhere),
             (rf"/put/{segment}/{segment}", Put),
             (r"/get", Get),
             (r"/counter", Counter),

@@ -35,6 +35,7 @@ _SESSION_ROUTES: dict[tuple[str, int], Callable[..., Reply]] = {
     ("counter", 0): _routes.counter,
     ("flash", 1): _routes.flash,
     ("show-flash", 0): _routes.show_flash,
+    ("logout-everywhere", 0): _routes.logout_everywhere,
 }
 
 
@@ -108,6 +109,9 @@ class DemoApp:
         if first == "whoami" and not arguments:
             # The user, read by a helper that is passed no request.
             return _respond(start_response, _routes.whoami_anywhere())
+        if first == "sessions" and not arguments:
+            # The logged-in user's sessions, listed through the request's context.
+            return _respond(start_response, _routes.sessions())
         if first == "stream" and not arguments:
             chunks = _routes.start_stream(get_session(environ))
             start_response("200 OK", [("Content-Type", _routes.TEXT)])
