@@ -10,7 +10,7 @@ import pytest
 
 from satchel import Keyring
 from satchel._keyring import _derive
-from satchel._seal import IdCodec, b64encode
+from satchel._seal import IdCodec, b64decode, b64encode
 
 SECRET = "session-id mutation test secret"
 COOKIE = "session"
@@ -39,3 +39,19 @@ def test_an_authentic_id_cookie_of_another_version_is_refused() -> None:
 )
 def test_an_id_cookie_of_the_right_length_that_is_not_base64url_is_refused(value: str) -> None:
     assert IdCodec(Keyring([SECRET]), COOKIE).decode(value) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (b"\x00\x00\x17", "AAAX"),  # a last character that is also in "X="
+        (b"\xff\xff\xff", "____"),
+        (b"\xfb\xef\xbe", "----"),
+        (b"\x00", "AA"),
+        (b"\x00\x00", "AAA"),
+        (b"", ""),
+    ],
+)
+def test_base64url_known_answers(raw: bytes, text: str) -> None:
+    assert b64encode(raw) == text
+    assert b64decode(text) == raw
