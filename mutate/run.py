@@ -73,6 +73,7 @@ class Outcome:
     module: str
     statuses: Counter[str] = field(default_factory=Counter)
     survivors: dict[str, str] = field(default_factory=dict)  # name -> diff
+    killed_names: set[str] = field(default_factory=set)
     seconds: float = 0.0
     interrupted: bool = False
 
@@ -174,7 +175,9 @@ def _outcome(module: str, tree: Path) -> Outcome:
         for name, code in sorted(meta["exit_code_by_key"].items()):
             status = status_by_exit_code[code]
             outcome.statuses[status] += 1
-            if status not in _KILLED and status not in _NOT_RUN:
+            if status in _KILLED:
+                outcome.killed_names.add(name)
+            elif status not in _NOT_RUN:
                 outcome.survivors[name] = get_diff_for_mutant(name, path=source)
     return outcome
 
@@ -245,9 +248,8 @@ def _report(outcomes: list[Outcome]) -> int:
             for line in change:
                 print(f"      {line}")
             print(f"    {verdict}")
-    modules = tuple(f"satchel.{outcome.module}." for outcome in outcomes)
-    survivors = {name for outcome in outcomes for name in outcome.survivors}
-    stale = [name for name in listed if name.startswith(modules) and name not in survivors]
+    killed = {name for outcome in outcomes for name in outcome.killed_names}
+    stale = [name for name in listed if name in killed]
     if stale:
         print("\nListed in mutate/survivors.toml but killed now (remove them from the list):")
         for name in stale:
@@ -263,7 +265,8 @@ def _report(outcomes: list[Outcome]) -> int:
     if failures:
         print(
             f"\nFAILED: {failures} problem(s) above. Kill a new survivor with a test, or list "
-            f"it with the reason it is harmless (this run's survivors: {found.relative_to(ROOT)})."
+            "it with the reason it is harmless (this run's survivors, in the list's format: "
+            f"{found.relative_to(ROOT)})."
         )
         return 1
     print("\nEvery surviving mutant is listed in mutate/survivors.toml.")
