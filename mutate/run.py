@@ -75,7 +75,6 @@ class Outcome:
     survivors: dict[str, str] = field(default_factory=dict)  # name -> diff
     killed_names: set[str] = field(default_factory=set)
     seconds: float = 0.0
-    interrupted: bool = False
 
     @property
     def total(self) -> int:
@@ -130,8 +129,8 @@ def _work_tree(module: str) -> Path:
     return tree
 
 
-def _run_mutmut(module: str, tree: Path, seconds: float) -> tuple[float, bool]:
-    """Run mutmut in `tree`, interrupting it after `seconds`; (elapsed, interrupted)."""
+def _run_mutmut(module: str, tree: Path, seconds: float) -> float:
+    """Run mutmut in `tree`, interrupting it after `seconds`; the seconds it took."""
     log_path = tree / "mutmut.log"
     started = time.monotonic()
     interrupted = False
@@ -158,7 +157,7 @@ def _run_mutmut(module: str, tree: Path, seconds: float) -> tuple[float, bool]:
     if process.returncode != 0 and not interrupted:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise SystemExit(f"mutmut failed on {module} (exit {process.returncode}):\n{tail}")
-    return elapsed, interrupted
+    return elapsed
 
 
 def _outcome(module: str, tree: Path) -> Outcome:
@@ -287,9 +286,9 @@ def main() -> int:
         print(f"mutating core/satchel/{module}.py (at most {arguments.seconds:.0f} s) ...")
         sys.stdout.flush()
         tree = _work_tree(module)
-        seconds, interrupted = _run_mutmut(module, tree, arguments.seconds)
+        seconds = _run_mutmut(module, tree, arguments.seconds)
         outcome = _outcome(module, tree)
-        outcome.seconds, outcome.interrupted = seconds, interrupted
+        outcome.seconds = seconds
         outcomes.append(outcome)
     return _report(outcomes)
 
