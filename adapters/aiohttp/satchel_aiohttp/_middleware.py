@@ -98,7 +98,9 @@ class _RequestState(ExchangeContext):
     def __init__(self, adapter: Adapter, exchange: Exchange, request: web.Request) -> None:
         self.adapter = adapter
         self.exchange = exchange
-        self.request = request
+        # The request holds this state and this state its request: dropped
+        # when the request ends, so neither waits for the garbage collector.
+        self.request: web.Request | None = request
         # True once the exchange is finished, or abandoned after an
         # unhandled error: nothing of this request is finished again.
         self.done = False
@@ -164,7 +166,10 @@ class _RequestState(ExchangeContext):
                     raise
         # Only the call that opened the session gets here: the hook runs once.
         if session_timed_out(session):
-            await self.adapter.on_timeout(self.request, session)
+            request = self.request
+            if request is None:
+                raise ProtocolError("the session was loaded after its request ended")
+            await self.adapter.on_timeout(request, session)
         return session
 
 
@@ -339,6 +344,7 @@ def make_middleware(adapter: Adapter) -> Middleware:
             return response
         finally:
             exit_request(token)
+            state.request = None
 
     return satchel_session_middleware
 

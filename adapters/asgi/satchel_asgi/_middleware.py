@@ -49,6 +49,9 @@ _DENIAL = "websocket.http.response"
 # middleware's own answer (then both others are dropped).
 _APP, _TIMEOUT, _MIDDLEWARE = "app", "timeout", "middleware"
 
+# What a finished request's state holds instead of its scope.
+_DONE_SCOPE: Final[dict[str, Any]] = {}
+
 
 def _raw(headers: Any) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
@@ -225,6 +228,11 @@ class SessionMiddleware:
             await _Call(self, scope, receive, send, state).run()
         finally:
             exit_request(token)
+            # The scope holds the state and the state its scope: let go of
+            # the scope, so the request's objects are freed at once rather
+            # than left to the garbage collector (which then also walks
+            # every other young object of the server).
+            state.scope = _DONE_SCOPE
 
     async def _redirect(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The default timeout response: 302 to `timeout_location`."""
