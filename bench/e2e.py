@@ -63,6 +63,9 @@ BARE = {
 # The physical floor of a Redis-backed session: its two round trips on a
 # plain socket, in an aiohttp handler (see e2e_server.floor_app).
 FLOOR = "aiohttp-floor-redis"
+# The floor of a cookie session under Starlette: one more ASGI layer and a
+# constant cookie of satchel's size, no parsing or sealing (e2e_server.cookie_floor_app).
+COOKIE_FLOOR = "asgi-floor-cookie"
 # (satchel's variant, the peer's, the peer's name, the limit on the ratio of
 # their session CPU, whether the ratio must be strictly below the limit).
 TARGETS: tuple[tuple[str, str, str, float, bool], ...] = (
@@ -343,10 +346,19 @@ def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
             row["cpu_x_bare"] = row["cpu_us_per_request"] / bare["cpu_us_per_request"]
             row["rps_x_bare"] = row["requests_per_second"] / bare["requests_per_second"]
     floor = summary.get(FLOOR, {}).get("session_cpu_us_per_request")
+    cookie_floor = summary.get(COOKIE_FLOOR, {}).get("session_cpu_us_per_request")
     for variant, row in summary.items():
         session_us = row.get("session_cpu_us_per_request")
         if variant.endswith("redis") and session_us is not None and floor:
             row["x_floor"] = session_us / floor
+        if (
+            variant.startswith("asgi-")
+            and variant.endswith("cookie")
+            and variant != COOKIE_FLOOR
+            and session_us is not None
+            and cookie_floor
+        ):
+            row["x_cookie_floor"] = session_us / cookie_floor
     return summary
 
 
@@ -382,16 +394,20 @@ def report(summary: dict[str, dict[str, Any]], skipped: dict[str, str], rounds: 
     )
     for variant, reason in skipped.items():
         print(f"skipped: {LABELS[variant]} ({reason})")
-    floor = summary.get(FLOOR, {}).get("session_cpu_us_per_request")
-    if floor is None or floor <= 0:
-        return
-    print(f"\nRedis rows against the floor ({floor:.0f} µs of session CPU per request)\n")
-    rows = [
-        [row["label"], f"{row['session_cpu_us_per_request']:.0f}", f"{row['x_floor']:.2f}"]
-        for row in summary.values()
-        if "x_floor" in row
-    ]
-    print(table(["variant", "session CPU µs", "x floor"], rows))
+    for name, key, what in (
+        (FLOOR, "x_floor", "Redis rows"),
+        (COOKIE_FLOOR, "x_cookie_floor", "Starlette cookie rows"),
+    ):
+        floor = summary.get(name, {}).get("session_cpu_us_per_request")
+        if floor is None or floor <= 0:
+            continue
+        print(f"\n{what} against their floor ({floor:.0f} µs of session CPU per request)\n")
+        rows = [
+            [row["label"], f"{row['session_cpu_us_per_request']:.0f}", f"{row[key]:.2f}"]
+            for row in summary.values()
+            if key in row
+        ]
+        print(table(["variant", "session CPU µs", "x floor"], rows))
 
 
 def target_label(ours: str, peer: str, limit: float) -> str:

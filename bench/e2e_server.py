@@ -392,6 +392,53 @@ def flask_app(variant: str, redis_url: str | None) -> Any:
 # -- ASGI (Starlette) and Litestar under uvicorn -----------------------------------------
 
 
+# What satchel's sealed session cookie weighs for the realistic payload: the
+# floor below sends a constant cookie of this length.
+COOKIE_FLOOR_VALUE_LENGTH = 470
+
+
+def cookie_floor_app() -> Any:
+    """The floor of a cookie session under Starlette: a pure ASGI middleware
+    that parses nothing, seals nothing and adds one constant ``Set-Cookie`` of
+    the length satchel's sealed cookie has; the handler works on a plain dict.
+
+    What any cookie-storage middleware pays under this server before doing
+    anything of its own: the extra layer, the larger request and response.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    value = b"x" * COOKIE_FLOOR_VALUE_LENGTH
+    header = (b"set-cookie", b"session=" + value + b"; HttpOnly; Path=/; SameSite=Lax; Secure")
+
+    async def handler(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(work(request.scope["floor.session"]))
+
+    async def sign_in(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(login(request.scope["floor.session"]))
+
+    inner = Starlette(routes=[Route("/", handler), Route("/login", sign_in)])
+    # One realistic session, copied per request as a decoder would build it.
+    template = payload()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await inner(scope, receive, send)
+            return
+        scope["floor.session"] = {**template, "cart": [dict(i) for i in template["cart"]]}
+
+        async def send_with_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        await inner(scope, receive, send_with_cookie)
+
+    return app
+
+
 def starlette_app(variant: str, redis_url: str | None) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -565,6 +612,7 @@ LABELS: dict[str, str] = {
     "wsgi-satchel-redis": "WSGI (waitress): satchel, Redis",
     "asgi-bare": "Starlette (uvicorn): bare handler",
     "asgi-satchel-cookie": "Starlette (uvicorn): satchel-asgi, cookie",
+    "asgi-floor-cookie": "Starlette (uvicorn): the floor, a constant cookie of satchel's size",
     "asgi-satchel-redis": "Starlette (uvicorn): satchel-asgi, Redis",
     "asgi-starlette-cookie": "Starlette (uvicorn): Starlette SessionMiddleware, signed cookie",
     "asgi-starsessions-cookie": "Starlette (uvicorn): starsessions, signed cookie",
@@ -622,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         serve_wsgi(wsgi_app(variant, args.redis_url), args.port, args.threads)
     elif variant.startswith("flask"):
         serve_wsgi(flask_app(variant, args.redis_url), args.port, args.threads)
+    elif variant == "asgi-floor-cookie":
+        serve_uvicorn(cookie_floor_app(), args.port)
     elif variant.startswith("asgi"):
         serve_uvicorn(starlette_app(variant, args.redis_url), args.port)
     else:
