@@ -15,10 +15,6 @@ pytestmark = pytest.mark.postgres
 
 
 class TestPostgresStore(StoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
-
     @pytest.fixture
     def store(self, postgres_dsn: str, pg_schema: str) -> Iterator[PostgresStore]:
         with PostgresStore.from_dsn(
@@ -28,10 +24,6 @@ class TestPostgresStore(StoreConformance):
 
 
 class TestAsyncPostgresStore(AsyncStoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
-
     @pytest.fixture
     def store(
         self, postgres_dsn: str, pg_schema: str, run: RunCoroutine
@@ -46,9 +38,6 @@ class TestAsyncPostgresStore(AsyncStoreConformance):
 
 
 class TestPostgresStoreOnOwnPool(StoreConformance):
-    # No owner index in this driver: listing and ending by owner raise
-    # OwnerIndexUnavailable (docs/owners.md).
-    owner_index = False
     """A pool the application built, without autocommit: each op is then its
     own transaction, committed when the connection goes back."""
 

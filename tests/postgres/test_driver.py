@@ -128,10 +128,16 @@ def test_create_schema_makes_the_documented_table(
         ("revision", "bigint", "NO", None),
         ("expires_at", "double precision", "NO", None),
         ("value", "bytea", "NO", None),
+        ("owner", "text", "YES", None),
     ]
     target = f"{pg_schema}.TABLE"
     assert described["indexes"] == [
         ("TABLE_expires_at", f"CREATE INDEX TABLE_expires_at ON {target} USING btree (expires_at)"),
+        (
+            "TABLE_owner",
+            f"CREATE INDEX TABLE_owner ON {target} USING btree (owner, expires_at) "
+            "WHERE (owner IS NOT NULL)",
+        ),
         ("TABLE_pkey", f"CREATE UNIQUE INDEX TABLE_pkey ON {target} USING btree (key)"),
     ]
 
@@ -159,6 +165,7 @@ def test_create_schema_runs_the_packaged_schema_sql(
             schema=sql.Identifier(pg_schema),
             table=sql.Identifier(by_hand),
             index=sql.Identifier(f"{by_hand}_expires_at"),
+            owner_index=sql.Identifier(f"{by_hand}_owner"),
         )
     )
     assert catalog(admin, pg_schema, by_hand) == catalog(admin, pg_schema, table)

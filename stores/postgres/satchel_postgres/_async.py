@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, TypeAlias, final
+from typing import Any, ClassVar, TypeAlias, final
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -19,10 +19,14 @@ from satchel import (
     Conflict,
     Delete,
     Deleted,
+    Ended,
+    EndOwned,
+    ListOwned,
     Load,
     Loaded,
     Missing,
     Op,
+    Owned,
     Result,
     Save,
     Saved,
@@ -44,6 +48,7 @@ from ._shared import (
     connection_kwargs,
     failure,
     is_surely_idle,
+    logger,
     round_trip_limit,
 )
 
@@ -57,7 +62,9 @@ class AsyncPostgresStore:
     """A store in one PostgreSQL table, for asyncio code (`satchel.AsyncStore`).
 
     Each operation borrows a connection from a psycopg pool, runs one
-    statement in autocommit mode and gives the connection back. The table is
+    statement in autocommit mode and gives the connection back. It keeps an
+    owner index (an ``owner`` column with a partial index), so sessions can
+    be listed and ended by owner. The table is
     created only by `create_schema` (or by ``from_dsn(..., create_schema=True)``),
     never as a side effect of importing or constructing.
 
@@ -77,6 +84,9 @@ class AsyncPostgresStore:
         ConfigurationError: a setting is invalid; the message names it.
 
     """
+
+    owner_index: ClassVar[bool] = True
+    """It keeps an owner index: sessions can be listed and ended by owner."""
 
     __slots__ = (
         "_closed",
@@ -276,18 +286,50 @@ class AsyncPostgresStore:
                 return Loaded(value=bytes(row[0]), revision=int(row[1]))
             case Save():
                 async with self._connection("save") as (conn, sql):
-                    if op.expected_revision is None:
-                        params: tuple[object, ...] = (op.key, op.expires_at, op.value, op.now)
-                        cursor = await conn.execute(sql["create"], params)
-                    else:
-                        params = (op.value, op.expires_at, op.key, op.expected_revision, op.now)
+                    if op.expected_revision is not None:
+                        # An update never touches the owner: a key's owner never changes.
+                        params: tuple[object, ...] = (
+                            op.value,
+                            op.expires_at,
+                            op.key,
+                            op.expected_revision,
+                            op.now,
+                        )
                         cursor = await conn.execute(sql["update"], params)
+                    elif op.owner is None:
+                        params = (op.key, op.expires_at, op.value, op.now)
+                        cursor = await conn.execute(sql["create"], params)
+                    elif op.max_owned is None:
+                        params = (op.key, op.expires_at, op.value, op.owner, op.now)
+                        cursor = await conn.execute(sql["create_owned"], params)
+                    else:
+                        named = {
+                            "key": op.key,
+                            "expires_at": op.expires_at,
+                            "value": op.value,
+                            "owner": op.owner,
+                            "now": op.now,
+                            "keep": max(op.max_owned - 1, 0),
+                        }
+                        cursor = await conn.execute(sql["create_capped"], named)
                     changed = cursor.rowcount
                 return Saved(revision=op.new_revision) if changed == 1 else Conflict()
             case Delete():
+                # One row holds the record and its owner: deleting it unfiles it.
                 async with self._connection("delete") as (conn, sql):
                     await conn.execute(sql["delete"], (op.key,))
                 return Deleted()
+            case ListOwned():
+                async with self._connection("list_owned") as (conn, sql):
+                    cursor = await conn.execute(sql["list_owned"], (op.owner, op.now), binary=True)
+                    rows = await cursor.fetchall()
+                return Owned(records=tuple((str(key), bytes(value)) for key, value in rows))
+            case EndOwned():
+                async with self._connection("end_owned") as (conn, sql):
+                    params = (op.owner, op.now, op.keep, op.only, op.only)
+                    cursor = await conn.execute(sql["end_owned"], params)
+                    ended = cursor.rowcount
+                return Ended(count=ended)
             case _:
                 raise TypeError(f"not a store operation: {type(op).__name__}")
 
@@ -315,12 +357,14 @@ class AsyncPostgresStore:
                 return total
 
     async def create_schema(self) -> None:
-        """Create the schema, the table and its index, unless they all exist.
+        """Create the schema, the table and its indexes, unless they all exist.
 
         Runs ``schema.sql`` (shipped in this package) with the configured
         names, in one transaction, under an advisory lock so several
         processes may call it at once. When everything exists it only looks,
-        so a role without the CREATE privilege may call it too.
+        so a role without the CREATE privilege may call it too. A table made
+        before the ``owner`` column is left as it is, with a warning logged
+        (``satchel_postgres`` logger): run ``owner_migration.sql`` to add it.
 
         Raises:
             StoreError: the server failed or refused (no privilege, say).
@@ -337,6 +381,17 @@ class AsyncPostgresStore:
             cursor = await conn.execute(sql["exists"], self._sql.names())
             found = await cursor.fetchone()
             if found is not None and all(found):
+                return
+            if found is not None and found[1] and not found[3]:
+                # A table made before the owner column: never altered here.
+                logger.warning(
+                    "postgres store: table %s.%s has no owner column; sessions without an "
+                    "owner work, listing and ending sessions by owner fail until "
+                    "owner_migration.sql is run (see 'Owner index' in the PostgreSQL "
+                    "store's documentation)",
+                    self.schema,
+                    self.table,
+                )
                 return
             async with conn.transaction():
                 await conn.execute(sql["lock"], (SCHEMA_LOCK,))

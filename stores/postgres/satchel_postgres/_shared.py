@@ -5,6 +5,7 @@ Nothing here waits on the network; the two flavours do their own I/O.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -33,6 +34,7 @@ __all__ = [
     "connection_kwargs",
     "failure",
     "is_surely_idle",
+    "logger",
     "round_trip_limit",
     "schema_sql",
     "sever",
@@ -44,6 +46,8 @@ DEFAULT_SCHEMA: Final = "public"
 DEFAULT_TABLE: Final = "satchel_sessions"
 DEFAULT_TIMEOUT: Final = 5.0
 DEFAULT_SWEEP_BATCH: Final = 1000
+
+logger: Final = logging.getLogger("satchel_postgres")
 
 # The server's own statement timeout gets the first chance to end a slow
 # statement (the connection then survives); the client gives up this much
@@ -59,6 +63,7 @@ SCHEMA_LOCK: Final = 0x5A7C_4E15_0000_0001
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _MAX_IDENTIFIER = 63  # NAMEDATALEN - 1
 _INDEX_SUFFIX: Final = "_expires_at"
+_OWNER_INDEX_SUFFIX: Final = "_owner"  # shorter than _INDEX_SUFFIX, so it fits too
 
 
 def check_identifier(setting: str, value: object) -> str:
@@ -119,7 +124,9 @@ def connection_kwargs(dsn: object, timeout: float) -> dict[str, Any]:
 
 
 def schema_sql() -> str:
-    """The packaged ``schema.sql``, with its ``{schema}``/``{table}``/``{index}`` slots."""
+    """The packaged ``schema.sql``, with its ``{schema}``, ``{table}``, ``{index}``
+    and ``{owner_index}`` slots.
+    """
     return resources.files(__package__).joinpath("schema.sql").read_text(encoding="utf-8")
 
 
@@ -134,6 +141,7 @@ class Statements:
         "_composed",
         "_rendered",
         "index",
+        "owner_index",
         "schema",
         "table",
     )
@@ -142,10 +150,12 @@ class Statements:
         self.schema = schema
         self.table = table
         self.index = table + _INDEX_SUFFIX
+        self.owner_index = table + _OWNER_INDEX_SUFFIX
         names = {
             "schema": sql.Identifier(schema),
             "table": sql.Identifier(table),
             "index": sql.Identifier(self.index),
+            "owner_index": sql.Identifier(self.owner_index),
         }
         target = sql.SQL("{schema}.{table}").format(**names)
         self._composed: dict[str, sql.Composable] = {
@@ -161,6 +171,50 @@ class Statements:
                 "ON CONFLICT (key) DO UPDATE SET revision = 1, "
                 "expires_at = EXCLUDED.expires_at, value = EXCLUDED.value "
                 "WHERE existing.expires_at <= %s"
+            ).format(t=target),
+            # Sessions with an owner. The plain create above never names the
+            # owner column, so a table made before it keeps working for
+            # sessions without one.
+            "create_owned": sql.SQL(
+                "INSERT INTO {t} AS existing (key, revision, expires_at, value, owner) "
+                "VALUES (%s, 1, %s, %s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET revision = 1, "
+                "expires_at = EXCLUDED.expires_at, value = EXCLUDED.value, owner = EXCLUDED.owner "
+                "WHERE existing.expires_at <= %s"
+            ).format(t=target),
+            # The same create, after ending the owner's live sessions beyond
+            # the `keep` (max_owned - 1) latest-expiring ones, in the same
+            # statement: one round trip, one transaction. The new key is
+            # never among them. Concurrent logins of one owner each see the
+            # rows that existed when they began, so k racing logins leave at
+            # most max_owned + k - 1 (docs/stores/postgres.md). Only the
+            # rows to end are locked, in key order, as end_owned does.
+            "create_capped": sql.SQL(
+                "WITH evicted AS (DELETE FROM {t} WHERE key IN ("
+                "SELECT key FROM {t} WHERE key IN ("
+                "SELECT key FROM {t} WHERE owner = %(owner)s AND expires_at > %(now)s "
+                "AND key <> %(key)s ORDER BY expires_at DESC OFFSET %(keep)s"
+                ") ORDER BY key FOR UPDATE)) "
+                "INSERT INTO {t} AS existing (key, revision, expires_at, value, owner) "
+                "VALUES (%(key)s, 1, %(expires_at)s, %(value)s, %(owner)s) "
+                "ON CONFLICT (key) DO UPDATE SET revision = 1, "
+                "expires_at = EXCLUDED.expires_at, value = EXCLUDED.value, owner = EXCLUDED.owner "
+                "WHERE existing.expires_at <= %(now)s"
+            ).format(t=target),
+            "list_owned": sql.SQL(
+                "SELECT key, value FROM {t} WHERE owner = %s AND expires_at > %s"
+            ).format(t=target),
+            # Every statement that deletes several of an owner's rows locks
+            # them first, in key order, so two of them running at once wait
+            # for each other instead of deadlocking. A row saved meanwhile
+            # is locked after the save and ended too; one created after the
+            # statement began is not seen, and lives. keep and only may be
+            # NULL: typed, since `%s IS NULL` alone says nothing of the type.
+            "end_owned": sql.SQL(
+                "DELETE FROM {t} WHERE key IN ("
+                "SELECT key FROM {t} WHERE owner = %s AND expires_at > %s "
+                "AND key IS DISTINCT FROM %s::text AND (%s::text IS NULL OR key = %s::text) "
+                "ORDER BY key FOR UPDATE)"
             ).format(t=target),
             "update": sql.SQL(
                 "UPDATE {t} SET value = %s, expires_at = %s, revision = revision + 1 "
@@ -182,7 +236,13 @@ class Statements:
                 "EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
                 "WHERE schemaname = %(schema)s AND tablename = %(table)s), "
                 "EXISTS (SELECT 1 FROM pg_catalog.pg_indexes "
-                "WHERE schemaname = %(schema)s AND indexname = %(index)s)"
+                "WHERE schemaname = %(schema)s AND indexname = %(index)s), "
+                "EXISTS (SELECT 1 FROM pg_catalog.pg_attribute "
+                "WHERE attrelid = pg_catalog.to_regclass("
+                "pg_catalog.quote_ident(%(schema)s) || '.' || pg_catalog.quote_ident(%(table)s)) "
+                "AND attname = 'owner' AND NOT attisdropped), "
+                "EXISTS (SELECT 1 FROM pg_catalog.pg_indexes "
+                "WHERE schemaname = %(schema)s AND indexname = %(owner_index)s)"
             ),
             "lock": sql.SQL("SELECT pg_catalog.pg_advisory_xact_lock(%s)"),
             "create_namespace": sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema}").format(**names),
@@ -192,7 +252,12 @@ class Statements:
 
     def names(self) -> dict[str, str]:
         """The parameters of the ``exists`` statement."""
-        return {"schema": self.schema, "table": self.table, "index": self.index}
+        return {
+            "schema": self.schema,
+            "table": self.table,
+            "index": self.index,
+            "owner_index": self.owner_index,
+        }
 
     def rendered(self, conn: AnyConnection) -> dict[str, bytes]:
         """Every statement's text, rendered once."""
@@ -270,6 +335,11 @@ def failure(action: str, exc: BaseException, *, timeout: float, timed_out: bool)
             text = f"{prefix}: {name} (SQLSTATE {state}): {primary}"
             if isinstance(exc, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
                 text += "; has create_schema() been run?"
+            elif isinstance(exc, psycopg.errors.UndefinedColumn):
+                text += (
+                    "; the table was made before the owner column: run owner_migration.sql "
+                    "(see 'Owner index' in the PostgreSQL store's documentation)"
+                )
             return StoreError(text)
     message = " ".join(str(exc).split())
     return StoreError(f"{prefix}: {name}: {message}" if message else f"{prefix}: {name}")
