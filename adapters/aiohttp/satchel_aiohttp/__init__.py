@@ -24,7 +24,7 @@ from ._middleware import (
     request_cookies,
     set_cookie,
 )
-from ._setup import setup
+from ._setup import runtime_of, setup
 
 __all__ = [
     "StoreErrorHook",
@@ -32,6 +32,7 @@ __all__ = [
     "delete_cookie",
     "get_session",
     "request_cookies",
+    "runtime_of",
     "set_cookie",
     "setup",
 ]

@@ -107,3 +107,19 @@ def setup(
     app.on_response_prepare.append(on_response_prepare)
     if runtime.sweep_interval is not None:
         app.cleanup_ctx.append(sweep_context(runtime, runtime.sweep_interval))
+
+
+def runtime_of(app: web.Application) -> AsyncSessionRuntime:
+    """The session runtime `setup` gave `app`: its store and protocol, for
+    work outside any request, such as ending every session of an owner
+    (``await satchel_aiohttp.runtime_of(app).end_sessions(owner)``).
+
+    Raises:
+        ConfigurationError: `setup` was not called on `app`.
+
+    """
+    adapter = app.get(_ADAPTER_KEY)
+    if adapter is None:
+        raise ConfigurationError("app: satchel_aiohttp.setup() was not called on this app")
+    runtime: AsyncSessionRuntime = adapter.runtime
+    return runtime
