@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -47,6 +48,9 @@ from satchel import (
 from satchel.testing import Browser, ManualClock
 
 SIZES = (10, 1000)
+POSTGRES_DSN = os.environ.get(
+    "SATCHEL_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 class Counting:
@@ -92,6 +96,26 @@ def stores(folder: Path) -> Iterator[dict[str, Any]]:
             async_store = AsyncRedisStore.from_url(server.url)
             stack.callback(lambda: runner.run(async_store.aclose()))
             available["Redis, asyncio"] = OnLoop(async_store, runner)
+        try:
+            import psycopg
+
+            from satchel_postgres import PostgresStore
+
+            schema = f"satchel_bench_owners_{os.getpid()}"
+            store = PostgresStore.from_dsn(
+                POSTGRES_DSN, schema=schema, create_schema=True, min_size=1, max_size=1
+            )
+        except Exception as error:  # no driver, no server: reported, not measured
+            print(f"PostgreSQL not measured: {type(error).__name__}: {error}")
+        else:
+
+            def drop() -> None:
+                store.close()
+                with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+                    admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+            stack.callback(drop)
+            available["PostgreSQL"] = store
         yield available
 
 
@@ -247,7 +271,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\nTargets")
     for target in targets:
         print(f"  {target['target']}: {target['measured']} ({verdict(target['met'])})")
-    print("  PostgreSQL: no owner index in this driver, not measured")
     path = write_json("owners", {"machine": machine(), "rows": rows, "targets": targets})
     print(f"\nwrote {path}")
     return 0

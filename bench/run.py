@@ -2,7 +2,8 @@
 
 Parts, in order: ``inprocess`` (the session's cost per request, no HTTP),
 ``store_ops`` (store round trips per request, counted by Redis and
-PostgreSQL), ``e2e`` (end to end over loopback, against the peers) and
+PostgreSQL), ``owners`` (sessions by owner: a login with an owner, listing
+and ending), ``e2e`` (end to end over loopback, against the peers) and
 ``scale`` (a million sessions, and sweeping them). Each part runs in a process
 of its own, bounded in time, prints its table and targets, and writes
 ``bench/results/<part>.json`` (and a PNG chart for ``inprocess`` and ``e2e``).
@@ -26,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, verdict, write_json
 from _procs import BENCH, python
 
-PARTS = ("inprocess", "store_ops", "e2e", "scale")
+PARTS = ("inprocess", "store_ops", "owners", "e2e", "scale")
 FULL: dict[str, list[str]] = {
     "inprocess": ["--rounds", "9", "--seconds", "0.4"],
     "store_ops": [],
+    "owners": [],
     # 26 servers: 5 rounds of 5 s runs keep the part near 12 minutes.
     "e2e": ["--rounds", "5", "--seconds", "5", "--warmup", "1"],
     "scale": ["--sessions", "1000000"],
@@ -37,11 +39,12 @@ FULL: dict[str, list[str]] = {
 QUICK: dict[str, list[str]] = {
     "inprocess": ["--rounds", "3", "--seconds", "0.15"],
     "store_ops": [],
+    "owners": ["--rounds", "3", "--number", "100"],
     "e2e": ["--rounds", "2", "--seconds", "2", "--warmup", "1"],
     "scale": ["--sessions", "100000"],
 }
 # Generous bounds: a part that runs past its bound is stopped and reported.
-TIME_LIMITS = {"inprocess": 600, "store_ops": 300, "e2e": 1800, "scale": 1200}
+TIME_LIMITS = {"inprocess": 600, "store_ops": 300, "owners": 600, "e2e": 1800, "scale": 1200}
 
 
 def run_part(part: str, arguments: list[str]) -> tuple[int, float]:
