@@ -10,6 +10,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from satchel_postgres import PostgresStore
+
 from .proxy import TcpProxy
 
 
@@ -37,6 +39,15 @@ def admin(postgres_dsn: str) -> Iterator[psycopg.Connection[Any]]:
 def table() -> str:
     """A table name no other test uses."""
     return f"t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def store(postgres_dsn: str, pg_schema: str, table: str) -> Iterator[PostgresStore]:
+    """A synchronous store on its own table, made by create_schema()."""
+    with PostgresStore.from_dsn(
+        postgres_dsn, schema=pg_schema, table=table, create_schema=True
+    ) as store:
+        yield store
 
 
 @pytest.fixture

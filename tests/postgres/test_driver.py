@@ -6,7 +6,7 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ def save(
     *,
     expires_at: float = NOW + 100,
     now: float = NOW,
+    owner: str | None = None,
+    max_owned: int | None = None,
 ) -> Save:
     return Save(
         key=key,
@@ -58,15 +60,9 @@ def save(
         expires_at=expires_at,
         expected_revision=expected_revision,
         now=now,
+        owner=owner,
+        max_owned=max_owned,
     )
-
-
-@pytest.fixture
-def store(postgres_dsn: str, pg_schema: str, table: str) -> Iterator[PostgresStore]:
-    with PostgresStore.from_dsn(
-        postgres_dsn, schema=pg_schema, table=table, create_schema=True
-    ) as store:
-        yield store
 
 
 def table_exists(admin: psycopg.Connection[Any], schema: str, table: str) -> bool:

@@ -10,7 +10,7 @@ import itertools
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -29,9 +29,9 @@ from satchel import (
     ListOwned,
     Load,
     Loaded,
+    Op,
     Owned,
     Result,
-    Save,
     Saved,
     Session,
     SessionProtocol,
@@ -45,12 +45,11 @@ from satchel_postgres._shared import Statements
 from ..conftest import SECRET
 from .conftest import qualified
 from .proxy import TcpProxy
-from .test_driver import catalog
+from .test_driver import NOW, catalog, save
 
 pytestmark = pytest.mark.postgres
 
-NOW = 1_700_000_000.0
-TTL = 100.0
+TTL = 100.0  # save()'s default lifetime
 
 # The table as create_schema() made it before the owner column existed.
 PRE_OWNER_SCHEMA = """
@@ -68,28 +67,6 @@ _keys = itertools.count()
 
 def unique(prefix: str = "k") -> str:
     return f"{prefix}{next(_keys)}"
-
-
-def save(
-    key: str,
-    value: bytes = b"v",
-    expected_revision: int | None = None,
-    *,
-    owner: str | None = None,
-    max_owned: int | None = None,
-    expires_at: float = NOW + TTL,
-    now: float = NOW,
-) -> Save:
-    return Save(
-        key=key,
-        value=value,
-        ttl=expires_at - now,
-        expires_at=expires_at,
-        expected_revision=expected_revision,
-        now=now,
-        owner=owner,
-        max_owned=max_owned,
-    )
 
 
 def listed(store: PostgresStore, owner: str, now: float = NOW) -> set[str]:
@@ -125,14 +102,6 @@ def strip_comments(statement: str) -> str:
     return "\n".join(
         line for line in statement.splitlines() if not line.lstrip().startswith("--")
     ).strip()
-
-
-@pytest.fixture
-def store(postgres_dsn: str, pg_schema: str, table: str) -> Iterator[PostgresStore]:
-    with PostgresStore.from_dsn(
-        postgres_dsn, schema=pg_schema, table=table, create_schema=True
-    ) as store:
-        yield store
 
 
 # -- the schema -------------------------------------------------------------------
@@ -221,12 +190,13 @@ def test_an_older_table_keeps_working_without_owners_and_fails_clearly_with_them
         assert store.sweep(NOW) == 0
 
         # Every op that needs the owner fails, naming the column and the way out.
-        for action, op in [
+        needs_owner: list[tuple[str, Op]] = [
             ("save", save(unique(), owner="ada")),
             ("save", save(unique(), owner="ada", max_owned=5)),
             ("list_owned", ListOwned(owner="ada", now=NOW)),
             ("end_owned", EndOwned(owner="ada", now=NOW)),
-        ]:
+        ]
+        for action, op in needs_owner:
             with pytest.raises(StoreError) as caught:
                 store.execute(op)
             message = str(caught.value)
@@ -275,23 +245,21 @@ def test_each_owner_op_is_one_round_trip(proxy: TcpProxy, pg_schema: str, table:
         proxy.dsn(), schema=pg_schema, table=table, min_size=1, max_size=1, create_schema=True
     ) as store:
         first, second, third = unique(), unique(), unique()
-        steps: list[tuple[Any, Result]] = [
+        steps: list[tuple[Op, Result]] = [
             (save(first, owner="ada"), Saved(revision=1)),
             (save(second, owner="ada", max_owned=2, expires_at=NOW + TTL + 1), Saved(revision=1)),
             # At the cap: this create ends `first` in the same statement.
             (save(third, owner="ada", max_owned=2, expires_at=NOW + TTL + 2), Saved(revision=1)),
-            (save(third, b"v2", 1, owner="ada"), Saved(revision=2)),
-            (ListOwned(owner="ada", now=NOW), None),
             (EndOwned(owner="ada", now=NOW, keep=third), Ended(count=1)),
+            (save(third, b"v2", 1, owner="ada"), Saved(revision=2)),
+            (ListOwned(owner="ada", now=NOW), Owned(records=((third, b"v2"),))),
             (EndOwned(owner="ada", now=NOW, only=third), Ended(count=1)),
-            (Delete(key=third, owner="ada"), None),
+            (Delete(key=third, owner="ada"), Deleted()),
         ]
         for op, expected in steps:
             proxy.reset_counts()
-            result = store.execute(op)
+            assert store.execute(op) == expected, op
             assert proxy.round_trips() == 1, op
-            if expected is not None:
-                assert result == expected, op
         assert listed(store, "ada") == set()
 
 
@@ -303,12 +271,13 @@ def test_async_each_owner_op_is_one_round_trip(proxy: TcpProxy, pg_schema: str, 
             proxy.dsn(), schema=pg_schema, table=table, min_size=1, max_size=1, create_schema=True
         ) as store:
             counted = []
-            for op in [
+            ops: list[Op] = [
                 save("a1", owner="ada", max_owned=1),
                 save("a2", owner="ada", max_owned=1, expires_at=NOW + TTL + 1),
                 ListOwned(owner="ada", now=NOW),
                 EndOwned(owner="ada", now=NOW),
-            ]:
+            ]
+            for op in ops:
                 proxy.reset_counts()
                 result = await store.execute(op)
                 counted.append((proxy.round_trips(), result))
