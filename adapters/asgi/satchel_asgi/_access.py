@@ -92,7 +92,8 @@ class RequestState(ExchangeContext):
     @property
     def runtime(self) -> AsyncSessionRuntime:
         """The middleware's runtime: its store, for listing and ending the
-        sessions of an owner (`satchel.load_owner_sessions`)."""
+        sessions of an owner (`satchel.load_owner_sessions`).
+        """
         return self._runtime
 
     def store_failed(self, error: StoreError) -> None:
