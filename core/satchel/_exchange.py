@@ -978,15 +978,7 @@ class Exchange:
             owner=self._owner,
             label=self._label,
         )
-        if self._owner is None:
-            return Save(
-                key=self._record_key,
-                value=value,
-                ttl=left,
-                expires_at=expires_at,
-                expected_revision=None if create else self._revision,
-                now=self._now,
-            )
+        owner = self._owner
         return Save(
             key=self._record_key,
             value=value,
@@ -994,8 +986,8 @@ class Exchange:
             expires_at=expires_at,
             expected_revision=None if create else self._revision,
             now=self._now,
-            owner=self._owner,
-            max_owned=self._protocol.settings.max_sessions_per_owner,
+            owner=owner,
+            max_owned=None if owner is None else self._protocol.settings.max_sessions_per_owner,
         )
 
     def _on_store_result(self, op: Op, result: Result) -> None:
