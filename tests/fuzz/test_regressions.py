@@ -46,6 +46,28 @@ def test_a_chunk_count_in_other_digits_is_a_fresh_session(
     assert exchange.outcome.set_cookie_headers == ()
 
 
+# As the fuzzer found it: a header with ";  session=" (two spaces), presented
+# as fields split at "; " (as HTTP/2 may send them). satchel joins fields
+# with ";", so the pair reads as "; session=": the oracle must judge the text
+# satchel reads, not the header before it was split.
+SPLIT_FIELD_WITH_A_LEADING_SPACE = (
+    b"\x00\x00\x00\xfc\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00 "
+    + b"\x00" * 23
+    + b"\x1b\x1b\x1b[\x1b\x1b\x00\x00\x00\x00\x00\x00 se\x00\x03\x00;  session=AYwkC46rVMe=dark; "
+    b"ses\x02'\x1b\x1b\x1b[\x1b\x1b1\x00\x00s"
+)
+
+
+def test_fuzzed_split_field_with_a_leading_space() -> None:
+    session_exchange.check(SPLIT_FIELD_WITH_A_LEADING_SPACE)
+
+
+def test_fields_are_joined_without_the_space() -> None:
+    protocol = session_exchange.PROTOCOLS[0]
+    exchange = protocol.begin(["theme=dark", " session=junk"], now=session_exchange.T0)
+    assert dict(exchange.request_cookies) == {"theme": "dark", "session": "junk"}
+
+
 def test_the_fuzz_keyring_is_not_the_tests_one() -> None:
     # The committed seed corpus holds cookies sealed with the target's secret.
     assert session_exchange.SECRET != SECRET
