@@ -324,6 +324,12 @@ class SessionRuntime(_Runtime):
         self.locks = SaveLocks()
         """The per-session turns every save of this runtime takes."""
 
+    def _owner_store(self) -> Store:
+        # Listing and ending by owner need a store that keeps the index.
+        self.protocol.require_owner_index()
+        assert self.store is not None  # an index implies server storage
+        return self.store
+
     def load(self, exchange: Exchange) -> Session:
         """Open the exchange and run its `Load`, if any; the session.
 
@@ -363,9 +369,9 @@ class SessionRuntime(_Runtime):
             TypeError, ValueError: `owner` is not a valid owner.
 
         """
-        self.protocol.require_owner_index()
-        assert self.store is not None
-        return list_sessions(self.store, self.protocol, owner, now=self.clock(), current=current)
+        return list_sessions(
+            self._owner_store(), self.protocol, owner, now=self.clock(), current=current
+        )
 
     def end_sessions(self, owner: str) -> int:
         """End every session of `owner` ("log out everywhere"); how many ended.
@@ -376,9 +382,7 @@ class SessionRuntime(_Runtime):
             TypeError, ValueError: `owner` is not a valid owner.
 
         """
-        self.protocol.require_owner_index()
-        assert self.store is not None
-        return end_sessions(self.store, self.protocol, owner, now=self.clock())
+        return end_sessions(self._owner_store(), self.protocol, owner, now=self.clock())
 
     def end_session(self, owner: str, handle: str) -> bool:
         """End the session of `owner` that `handle` names; ``False`` if none.
@@ -388,9 +392,7 @@ class SessionRuntime(_Runtime):
             StoreError: the store failed (not logged here).
 
         """
-        self.protocol.require_owner_index()
-        assert self.store is not None
-        return end_session(self.store, self.protocol, owner, handle, now=self.clock())
+        return end_session(self._owner_store(), self.protocol, owner, handle, now=self.clock())
 
     def close_store(self) -> None:
         """Close the store, if it can be closed; a failure is logged, not raised."""
@@ -426,6 +428,12 @@ class AsyncSessionRuntime(_Runtime):
         self.locks = AsyncSaveLocks()
         """The per-session turns every save of this runtime takes."""
 
+    def _owner_store(self) -> AsyncStore:
+        # Listing and ending by owner need a store that keeps the index.
+        self.protocol.require_owner_index()
+        assert self.store is not None  # an index implies server storage
+        return self.store
+
     async def load(self, exchange: Exchange) -> Session:
         """Open the exchange and run its `Load`, if any; see `SessionRuntime.load`."""
         exchange.open()
@@ -444,23 +452,19 @@ class AsyncSessionRuntime(_Runtime):
 
     async def list_sessions(self, owner: str, *, current: str | None = None) -> list[SessionInfo]:
         """`SessionRuntime.list_sessions` on an asynchronous store."""
-        self.protocol.require_owner_index()
-        assert self.store is not None
         return await alist_sessions(
-            self.store, self.protocol, owner, now=self.clock(), current=current
+            self._owner_store(), self.protocol, owner, now=self.clock(), current=current
         )
 
     async def end_sessions(self, owner: str) -> int:
         """`SessionRuntime.end_sessions` on an asynchronous store."""
-        self.protocol.require_owner_index()
-        assert self.store is not None
-        return await aend_sessions(self.store, self.protocol, owner, now=self.clock())
+        return await aend_sessions(self._owner_store(), self.protocol, owner, now=self.clock())
 
     async def end_session(self, owner: str, handle: str) -> bool:
         """`SessionRuntime.end_session` on an asynchronous store."""
-        self.protocol.require_owner_index()
-        assert self.store is not None
-        return await aend_session(self.store, self.protocol, owner, handle, now=self.clock())
+        return await aend_session(
+            self._owner_store(), self.protocol, owner, handle, now=self.clock()
+        )
 
     async def close_store(self) -> None:
         """Close the store (its ``aclose`` or ``close``, awaited if need be),
