@@ -248,9 +248,20 @@ def _report(outcomes: list[Outcome]) -> int:
                 print(f"      {line}")
             print(f"    {verdict}")
     killed = {name for outcome in outcomes for name in outcome.killed_names}
-    stale = [name for name in listed if name in killed]
+    # A listed name of a module that ran whole, neither surviving nor killed,
+    # names no mutant any more (its code changed or went).
+    ran_whole = {outcome.module for outcome in outcomes if not outcome.not_run}
+    survived = {name for outcome in outcomes for name in outcome.survivors}
+    stale = [
+        name
+        for name in listed
+        if name in killed or (name.split(".")[1] in ran_whole and name not in survived)
+    ]
     if stale:
-        print("\nListed in mutate/survivors.toml but killed now (remove them from the list):")
+        print(
+            "\nListed in mutate/survivors.toml but killed now, or no longer a mutant "
+            "(remove them from the list):"
+        )
         for name in stale:
             print(f"  {name}")
     for outcome in outcomes:
