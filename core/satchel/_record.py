@@ -213,12 +213,9 @@ def _check_text(name: str, value: object, limit: int, *, empty: bool) -> str:
         raise ValueError(f"{name}: must not be empty")
     if size > limit:
         raise ValueError(f"{name}: at most {limit} UTF-8 bytes, got {size}")
+    # Lone surrogates are not printable either: what passes encodes as UTF-8.
     if not value.isprintable():
         raise ValueError(f"{name}: must hold printable characters only (no controls)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{name}: must be valid Unicode (no lone surrogates)") from None
     return value
 
 
