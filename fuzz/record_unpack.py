@@ -3,8 +3,9 @@
 `Record.unpack` reads bytes from a store (which may hold anything after a
 bug, a migration or an attack on the store), so it must return a `Record`
 or ``None`` and never raise. A record it returns must be usable: its parts
-re-pack to the same bytes, and its data and flash can be packed again (the
-exchange re-packs them on every save), coming back equal.
+(owner and label included) re-pack to the same bytes, and its data and flash
+can be packed again (the exchange re-packs them on every save), coming back
+equal.
 
 Input layout: the raw record bytes.
 """
@@ -15,7 +16,16 @@ import math
 from typing import Any
 
 from satchel import UnstorableValue
-from satchel._record import EMPTY_MAP_BLOB, Record, check_map, pack_map, pack_record, unpack_map
+from satchel._record import (
+    EMPTY_MAP_BLOB,
+    Record,
+    check_label,
+    check_map,
+    check_owner,
+    pack_map,
+    pack_record,
+    unpack_map,
+)
 
 from ._harness import fuzz
 
@@ -50,11 +60,18 @@ def check(data: bytes) -> None:
     assert type(record.last_access) is float
     assert type(record.data) is dict
     assert type(record.flash) is dict
+    # An owner and a label are what the setters accept (version 2 records).
+    if record.owner is not None:
+        assert check_owner(record.owner) == record.owner
+    if record.label is not None:
+        assert check_label(record.label) == record.label
     repacked = pack_record(
         created_at=record.created_at,
         last_access=record.last_access,
         flash_blob=record.flash_blob,
         data_blob=record.data_blob,
+        owner=record.owner,
+        label=record.label,
     )
     assert repacked[0] == data[0]
     assert repacked[17:] == data[17:]

@@ -69,6 +69,14 @@ def seeds() -> dict[str, dict[str, bytes]]:
                 created_at=T0, last_access=T0, flash_blob=EMPTY_MAP_BLOB, data_blob=EMPTY_MAP_BLOB
             ),
             "typical": record,
+            "owned": pack_record(
+                created_at=T0,
+                last_access=T0,
+                flash_blob=EMPTY_MAP_BLOB,
+                data_blob=pack_map({"user": "alice"}),
+                owner="user-42",
+                label="Firefox on Linux",
+            ),
         },
         "set_cookie": {
             "zeros": bytes(64),

@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from fuzz import session_exchange
+from fuzz import record_unpack, session_exchange
 from satchel import SessionProtocol, UnstorableValue
 from satchel._record import EMPTY_MAP_BLOB, Record, check_map, pack_record
 
@@ -103,6 +103,17 @@ DEEP_RECORD = (
     b"\xa1n\x03\xa4cart\x91\x82\xa3sku1\xa3qty\x02\xa4when\xd6\xffiW5\xa5\xa3ra\x00\x01\xa1]"
     b"\xcb?\xf8\x00\x00\x00\x00\x00\x00\xa2\x00\x00\x00\xa2ok\xc3\xa4none\x91;"
 )
+
+
+# As the fuzzer found it: a second-version record with a label and no owner,
+# which the target re-packed without its label.
+LABEL_ONLY_RECORD = (
+    b"\x02\x00.\xd9T\x02\x00\x00\xff\x0e\x00\xd9T\xfc\x02@\x00\x00\x00\x00\x01\x00\x01?\x80\x80"
+)
+
+
+def test_fuzzed_record_with_a_label_and_no_owner() -> None:
+    record_unpack.check(LABEL_ONLY_RECORD)
 
 
 @pytest.mark.parametrize(
